@@ -1,9 +1,11 @@
-// The activation registry: one row per activation, read by every RPC and by the CLI.
+// The activation registry: one row per activation, read by every RPC and by the
+// CLI.
 //
-// A row (an `Activation`) carries the activation's description, its parameter and weight schema,
-// the six properties of the seed article, and its forward and backward kernels. Callers go
-// through RunForward / RunBackward, which validate the request against the row before any
-// kernel runs, so kernels see only well-formed inputs.
+// A row (an `Activation`) carries the activation's description, its parameter
+// and weight schema, the six properties of the seed article, and its forward
+// and backward kernels. Callers go through RunForward / RunBackward, which
+// validate the request against the row before any kernel runs, so kernels see
+// only well-formed inputs.
 #ifndef ACTD_SERVER_CORE_ACTIVATION_H_
 #define ACTD_SERVER_CORE_ACTIVATION_H_
 
@@ -11,11 +13,11 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <string_view>
 #include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "server/core/tensor.h"
 
 namespace actd {
@@ -56,15 +58,15 @@ struct WeightInfo {
 struct Properties {
   bool nonlinear = true;
   bool monotonic = false;
-  bool smooth = false;              // C1 everywhere
-  std::vector<double> kinks;        // where only a subgradient exists
+  bool smooth = false;        // C1 everywhere
+  std::vector<double> kinks;  // where only a subgradient exists
   bool zero_centered = false;
   double range_min = 0, range_max = 0;  // +-infinity when unbounded
   bool saturates_left = false;
   bool saturates_right = false;
   bool self_normalizing = false;
-  std::string learnable_parameters;     // "0", "1", "1 per channel", ...
-  int learnable_parameter_count = 0;    // -1 when it depends on shapes
+  std::string learnable_parameters;   // "0", "1", "1 per channel", ...
+  int learnable_parameter_count = 0;  // -1 when it depends on shapes
   CostClass cost = CostClass::kNoTranscendental;
 };
 
@@ -81,12 +83,13 @@ struct ActivationInfo {
   bool elementwise = true;
 };
 
-// Parameters resolved against the schema: every parameter present, of the right kind, in range.
+// Parameters resolved against the schema: every parameter present, of the right
+// kind, in range.
 class ResolvedParams {
  public:
-  double Number(std::string_view name) const;
-  const std::string& Text(std::string_view name) const;
-  bool Flag(std::string_view name) const;
+  double Number(absl::string_view name) const;
+  const std::string& Text(absl::string_view name) const;
+  bool Flag(absl::string_view name) const;
   void Set(std::string name, ParamValue value);
 
  private:
@@ -98,7 +101,8 @@ struct ActivationCall {
   ConstTensorView input;
   ResolvedParams params;
   WeightMap weights;
-  // Backward only. A missing grad_output means ones; `output` is y from Forward, if given.
+  // Backward only. A missing grad_output means ones; `output` is y from
+  // Forward, if given.
   const ConstTensorView* grad_output = nullptr;
   const ConstTensorView* output = nullptr;
 };
@@ -108,14 +112,16 @@ class Activation {
  public:
   virtual ~Activation() = default;
   virtual const ActivationInfo& info() const = 0;
-  // Checks the weights (and input shape) beyond what the schema covers; INVALID_ARGUMENT
-  // naming the field and value. Called before Forward and Backward.
+  // Checks the weights (and input shape) beyond what the schema covers;
+  // INVALID_ARGUMENT naming the field and value. Called before Forward and
+  // Backward.
   virtual absl::Status Validate(const ActivationCall& call) const = 0;
   // Shape of y for an input shape already accepted by Validate.
   virtual Shape OutputShape(const ActivationCall& call) const {
     return call.input.shape;
   }
-  // Writes "output" (and extras) to the sink. Thread-safe; inputs were validated.
+  // Writes "output" (and extras) to the sink. Thread-safe; inputs were
+  // validated.
   virtual absl::Status Forward(const ActivationCall& call,
                                OutputSink& sink) const = 0;
   // Writes "grad_input" and the learnable parameters' gradients to the sink.
@@ -126,11 +132,11 @@ class Activation {
 // Every activation, in a fixed order (the order of the spec, identity last).
 std::span<const Activation* const> AllActivations();
 // The activation called `name`, or nullptr.
-const Activation* FindActivation(std::string_view name);
+const Activation* FindActivation(absl::string_view name);
 
 // A request as the service receives it, before validation.
 struct ActivationRequest {
-  std::string_view name;
+  absl::string_view name;
   const ParamMap* params = nullptr;  // null = no parameters
   WeightMap weights;
   ConstTensorView input;
@@ -138,8 +144,9 @@ struct ActivationRequest {
   const ConstTensorView* output = nullptr;
 };
 
-// Validates the request (NOT_FOUND for an unknown name, INVALID_ARGUMENT for a bad parameter,
-// weight or shape, each message naming the field and the value) and computes y into `sink`.
+// Validates the request (NOT_FOUND for an unknown name, INVALID_ARGUMENT for a
+// bad parameter, weight or shape, each message naming the field and the value)
+// and computes y into `sink`.
 absl::Status RunForward(const ActivationRequest& request, OutputSink& sink);
 // The same for dL/dx and the parameter gradients.
 absl::Status RunBackward(const ActivationRequest& request, OutputSink& sink);

@@ -1,16 +1,18 @@
 // Tensor views: the compute core's only notion of data.
 //
-// A view is a pointer, a dtype and a row-major shape. Views never own memory: requests keep
-// ownership of their inputs, and outputs are written into storage handed out by an OutputSink,
-// so the gRPC layer can let the core write straight into a response message.
+// A view is a pointer, a dtype and a row-major shape. Views never own memory:
+// requests keep ownership of their inputs, and outputs are written into storage
+// handed out by an OutputSink, so the gRPC layer can let the core write
+// straight into a response message.
 #ifndef ACTD_SERVER_CORE_TENSOR_H_
 #define ACTD_SERVER_CORE_TENSOR_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace actd {
 
@@ -19,10 +21,11 @@ enum class DType { kFloat32, kFloat64 };
 using Shape = std::vector<int64_t>;
 
 // "float32" or "float64".
-std::string_view DTypeName(DType dtype);
+absl::string_view DTypeName(DType dtype);
 // 4 or 8.
 size_t DTypeSize(DType dtype);
-// Product of the dimensions; 1 for a scalar. The shape must be validated (no overflow).
+// Product of the dimensions; 1 for a scalar. The shape must be validated (no
+// overflow).
 int64_t NumElements(const Shape& shape);
 // "[2, 3]".
 std::string ShapeToString(const Shape& shape);
@@ -54,18 +57,20 @@ struct TensorView {
   operator ConstTensorView() const { return {dtype, data, shape}; }
 };
 
-// Where the core puts its results. Allocate returns writable storage for `shape` elements of
-// `dtype`, owned by the sink and valid until the sink is destroyed; the core fills every element.
-// Names: "output" and extras ("batch_mean", "batch_var") for Forward; "grad_input" and the
-// parameter names ("alpha", "beta", "weight", "bias") for Backward.
+// Where the core puts its results. Allocate returns writable storage for
+// `shape` elements of `dtype`, owned by the sink and valid until the sink is
+// destroyed; the core fills every element. Names: "output" and extras
+// ("batch_mean", "batch_var") for Forward; "grad_input" and the parameter names
+// ("alpha", "beta", "weight", "bias") for Backward.
 class OutputSink {
  public:
   virtual ~OutputSink() = default;
-  virtual TensorView Allocate(std::string_view name, DType dtype,
+  virtual TensorView Allocate(absl::string_view name, DType dtype,
                               const Shape& shape) = 0;
 };
 
-// An OutputSink that keeps results in plain memory: for tests, the CLI and benchmarks.
+// An OutputSink that keeps results in plain memory: for tests, the CLI and
+// benchmarks.
 class BufferSink : public OutputSink {
  public:
   struct Buffer {
@@ -81,10 +86,10 @@ class BufferSink : public OutputSink {
     double at(int64_t i) const;
   };
 
-  TensorView Allocate(std::string_view name, DType dtype,
+  TensorView Allocate(absl::string_view name, DType dtype,
                       const Shape& shape) override;
   // The buffer allocated under `name`, or nullptr.
-  const Buffer* Find(std::string_view name) const;
+  const Buffer* Find(absl::string_view name) const;
   const std::vector<Buffer>& buffers() const { return buffers_; }
 
  private:

@@ -1,0 +1,524 @@
+// The element-wise rows of the registry (and PReLU, element-wise with a
+// per-channel slope): each row pairs an activation's description and properties
+// with its kernels from elementwise.h. Maxout and Dice, which reduce over an
+// axis, have files of their own.
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "server/core/elementwise.h"
+#include "server/core/rows.h"
+#include "server/core/validation.h"
+
+namespace actd {
+namespace {
+
+// SELU's fixed constants (Klambauer et al. 2017), to 32 digits.
+constexpr double kSeluLambda = 1.0507009873554804934193349852946;
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+
+// Calls f(float{}) or f(double{}) for the dtype.
+template <typename F>
+void WithType(DType dtype, F&& f) {
+  if (dtype == DType::kFloat32) {
+    f(float{});
+  } else {
+    f(double{});
+  }
+}
+
+template <typename T>
+void WriteScalar(OutputSink& sink, const char* name, DType dtype, double v) {
+  *sink.Allocate(name, dtype, {}).as<T>() = static_cast<T>(v);
+}
+
+// Kernel choice of a row. A spec provides
+//   template <typename T, typename Fn> static void With(const ResolvedParams&,
+//   Fn&& fn)
+// which calls fn(kernel) with the kernel for those parameters, and may
+// override:
+struct SpecDefaults {
+  static constexpr const char* kLearnable =
+      nullptr;  // the learnable scalar's name
+  static bool FromOutputValid(const ResolvedParams&) { return true; }
+};
+
+template <typename Spec>
+class Elementwise final : public Activation {
+ public:
+  explicit Elementwise(ActivationInfo info) : info_(std::move(info)) {}
+  const ActivationInfo& info() const override { return info_; }
+  absl::Status Validate(const ActivationCall&) const override {
+    return absl::OkStatus();
+  }
+
+  absl::Status Forward(const ActivationCall& call,
+                       OutputSink& sink) const override {
+    const TensorView y =
+        sink.Allocate("output", call.input.dtype, call.input.shape);
+    WithType(call.input.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      Spec::template With<T>(call.params, [&](const auto& kernel) {
+        loops::Forward(kernel, call.input.as<T>(), y.as<T>(),
+                       call.input.size());
+      });
+    });
+    return absl::OkStatus();
+  }
+
+  absl::Status Backward(const ActivationCall& call,
+                        OutputSink& sink) const override {
+    const DType dtype = call.input.dtype;
+    const TensorView dx = sink.Allocate("grad_input", dtype, call.input.shape);
+    WithType(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      Spec::template With<T>(call.params, [&](const auto& kernel) {
+        const double grad = BackwardWith<T>(kernel, call, dx.as<T>());
+        if constexpr (Spec::kLearnable != nullptr) {
+          WriteScalar<T>(sink, Spec::kLearnable, dtype, grad);
+        }
+      });
+    });
+    return absl::OkStatus();
+  }
+
+ private:
+  // dx from y when the caller sent y and the kernel has that form, else from x.
+  // Returns the sum of the learnable scalar's gradient terms.
+  template <typename T, typename Kernel>
+  static double BackwardWith(const Kernel& k, const ActivationCall& call,
+                             T* dx) {
+    constexpr bool kSum = Spec::kLearnable != nullptr;
+    const T* dy = call.grad_output ? call.grad_output->as<T>() : nullptr;
+    const int64_t n = call.input.size();
+    if constexpr (Kernel::kFromOutput) {
+      if (call.output != nullptr && Spec::FromOutputValid(call.params)) {
+        return loops::Backward<kSum>(
+            call.output->as<T>(), dy, dx, n,
+            [&](const auto& y, const auto& g, auto& term) {
+              return k.BackwardFromOutput(y, g, term);
+            });
+      }
+    }
+    return loops::Backward<kSum>(call.input.as<T>(), dy, dx, n,
+                                 [&](const auto& x, const auto& g, auto& term) {
+                                   return k.Backward(x, g, term);
+                                 });
+  }
+
+  ActivationInfo info_;
+};
+
+struct IdentitySpec : SpecDefaults {
+  template <typename T, typename Fn>
+  static void With(const ResolvedParams&, Fn&& fn) {
+    fn(kernels::Identity<T>{});
+  }
+};
+struct SigmoidSpec : SpecDefaults {
+  template <typename T, typename Fn>
+  static void With(const ResolvedParams&, Fn&& fn) {
+    fn(kernels::Sigmoid<T>{});
+  }
+};
+struct TanhSpec : SpecDefaults {
+  template <typename T, typename Fn>
+  static void With(const ResolvedParams&, Fn&& fn) {
+    fn(kernels::Tanh<T>{});
+  }
+};
+struct ReluSpec : SpecDefaults {
+  template <typename T, typename Fn>
+  static void With(const ResolvedParams&, Fn&& fn) {
+    fn(kernels::Relu<T>{});
+  }
+};
+struct EluSpec : SpecDefaults {
+  static constexpr const char* kLearnable = "alpha";
+  template <typename T, typename Fn>
+  static void With(const ResolvedParams& p, Fn&& fn) {
+    fn(kernels::Elu<T>(static_cast<T>(p.Number("alpha")), T(1)));
+  }
+  // dalpha from y is dy·y/alpha, which alpha = 0 leaves undetermined.
+  static bool FromOutputValid(const ResolvedParams& p) {
+    return p.Number("alpha") != 0;
+  }
+};
+struct SeluSpec : SpecDefaults {
+  template <typename T, typename Fn>
+  static void With(const ResolvedParams&, Fn&& fn) {
+    fn(kernels::Elu<T>(static_cast<T>(kSeluAlpha),
+                       static_cast<T>(kSeluLambda)));
+  }
+};
+struct LeakyReluSpec : SpecDefaults {
+  template <typename T, typename Fn>
+  static void With(const ResolvedParams& p, Fn&& fn) {
+    fn(kernels::Leaky<T>(static_cast<T>(p.Number("alpha"))));
+  }
+};
+struct GeluSpec : SpecDefaults {
+  template <typename T, typename Fn>
+  static void With(const ResolvedParams& p, Fn&& fn) {
+    const std::string& form = p.Text("approximate");
+    if (form == "tanh") {
+      fn(kernels::GeluTanh<T>{});
+    } else if (form == "sigmoid") {
+      fn(kernels::Swish<T>(static_cast<T>(1.702)));
+    } else {
+      fn(kernels::GeluErf<T>{});
+    }
+  }
+};
+struct SwishSpec : SpecDefaults {
+  static constexpr const char* kLearnable = "beta";
+  template <typename T, typename Fn>
+  static void With(const ResolvedParams& p, Fn&& fn) {
+    fn(kernels::Swish<T>(static_cast<T>(p.Number("beta"))));
+  }
+};
+struct MishSpec : SpecDefaults {
+  template <typename T, typename Fn>
+  static void With(const ResolvedParams&, Fn&& fn) {
+    fn(kernels::Mish<T>{});
+  }
+};
+
+// PReLU: a leaky ReLU whose slope `alpha` is a weight, scalar or one per
+// channel along `channel_axis`. Runs the Leaky kernel over each contiguous run
+// of one channel.
+class Prelu final : public Activation {
+ public:
+  explicit Prelu(ActivationInfo info) : info_(std::move(info)) {}
+  const ActivationInfo& info() const override { return info_; }
+
+  absl::Status Validate(const ActivationCall& call) const override {
+    absl::StatusOr<const ConstTensorView*> alpha = FindWeight(call, "alpha");
+    if (!alpha.ok()) return alpha.status();
+    if (*alpha == nullptr || (*alpha)->size() == 1) {
+      if (*alpha != nullptr && (*alpha)->shape.size() > 1) {
+        return CheckWeightShape("alpha", **alpha, {1}, "[] or [1] or [C]");
+      }
+      return absl::OkStatus();
+    }
+    const int rank = static_cast<int>(call.input.shape.size());
+    absl::StatusOr<int> axis =
+        NormalizeAxis(call.params.Number("channel_axis"), rank,
+                      "activation.params[\"channel_axis\"]");
+    if (!axis.ok()) return axis.status();
+    const int64_t channels = call.input.shape[*axis];
+    return CheckWeightShape("alpha", **alpha, {channels},
+                            absl::StrCat("[] or [1] or [C] = [", channels,
+                                         "] (C = input.shape[", *axis, "])"));
+  }
+
+  absl::Status Forward(const ActivationCall& call,
+                       OutputSink& sink) const override {
+    const TensorView y =
+        sink.Allocate("output", call.input.dtype, call.input.shape);
+    WithType(call.input.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      const T* x = call.input.as<T>();
+      ForEachRun<T>(call, [&](T a, int64_t offset, int64_t n, int64_t) {
+        loops::Forward(kernels::Leaky<T>(a), x + offset, y.as<T>() + offset, n);
+      });
+    });
+    return absl::OkStatus();
+  }
+
+  absl::Status Backward(const ActivationCall& call,
+                        OutputSink& sink) const override {
+    const DType dtype = call.input.dtype;
+    const TensorView dx = sink.Allocate("grad_input", dtype, call.input.shape);
+    const ConstTensorView* alpha = call.weights.count("alpha")
+                                       ? &call.weights.find("alpha")->second
+                                       : nullptr;
+    const Shape grad_shape = alpha ? alpha->shape : Shape{};
+    const TensorView grad = sink.Allocate("alpha", dtype, grad_shape);
+    WithType(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      std::vector<double> sums(grad.size(), 0.0);
+      const T* x = call.input.as<T>();
+      const T* dy = call.grad_output ? call.grad_output->as<T>() : nullptr;
+      ForEachRun<T>(call, [&](T a, int64_t offset, int64_t n, int64_t c) {
+        const kernels::Leaky<T> k(a);
+        sums[c] += loops::Backward<true>(
+            x + offset, dy ? dy + offset : nullptr, dx.as<T>() + offset, n,
+            [&](const auto& xv, const auto& g, auto& term) {
+              return k.Backward(xv, g, term);
+            });
+      });
+      for (size_t c = 0; c < sums.size(); ++c) {
+        grad.as<T>()[c] = static_cast<T>(sums[c]);
+      }
+    });
+    return absl::OkStatus();
+  }
+
+ private:
+  // Calls run(slope, offset, count, channel) for each contiguous run of
+  // elements sharing a slope: the whole tensor for a scalar alpha, else each
+  // inner block of each channel.
+  template <typename T, typename Run>
+  static void ForEachRun(const ActivationCall& call, Run&& run) {
+    auto it = call.weights.find("alpha");
+    if (it == call.weights.end() || it->second.size() == 1) {
+      const T a = it == call.weights.end() ? T(0.25) : *it->second.as<T>();
+      run(a, 0, call.input.size(), 0);
+      return;
+    }
+    const int rank = static_cast<int>(call.input.shape.size());
+    int axis = static_cast<int>(call.params.Number("channel_axis"));
+    if (axis < 0) axis += rank;
+    const AxisSplit s = SplitAround(call.input.shape, axis);
+    const T* alpha = it->second.as<T>();
+    for (int64_t o = 0; o < s.outer; ++o) {
+      for (int64_t c = 0; c < s.channels; ++c) {
+        run(alpha[c], (o * s.channels + c) * s.inner, s.inner, c);
+      }
+    }
+  }
+
+  ActivationInfo info_;
+};
+
+Properties MakeProperties(bool monotonic, bool smooth, bool zero_centered,
+                          double lo, double hi, bool sat_left, bool sat_right,
+                          CostClass cost) {
+  Properties p;
+  p.monotonic = monotonic;
+  p.smooth = smooth;
+  if (!smooth) p.kinks = {0.0};
+  p.zero_centered = zero_centered;
+  p.range_min = lo;
+  p.range_max = hi;
+  p.saturates_left = sat_left;
+  p.saturates_right = sat_right;
+  p.learnable_parameters = "0";
+  p.cost = cost;
+  return p;
+}
+
+ActivationInfo SigmoidInfo() {
+  ActivationInfo i;
+  i.name = "sigmoid";
+  i.summary = "Logistic function: squashes any input into (0, 1).";
+  i.formula = "y = σ(x) = 1 / (1 + e^-x)";
+  i.derivative = "dy/dx = σ(x)·σ(-x) = y·(1 - y)";
+  i.reference =
+      "Rumelhart, Hinton, Williams, Learning representations by "
+      "back-propagating errors, Nature 1986";
+  i.properties =
+      MakeProperties(true, true, false, 0, 1, true, true, CostClass::kExp);
+  i.backward_from_output = true;
+  return i;
+}
+
+ActivationInfo TanhInfo() {
+  ActivationInfo i;
+  i.name = "tanh";
+  i.summary = "Hyperbolic tangent: a zero-centered sigmoid with range (-1, 1).";
+  i.formula = "y = tanh(x) = (e^x - e^-x) / (e^x + e^-x)";
+  i.derivative = "dy/dx = 1 - y² = 4·σ(2x)·σ(-2x)";
+  i.reference = "LeCun, Bottou, Orr, Müller, Efficient BackProp, 1998";
+  i.properties =
+      MakeProperties(true, true, true, -1, 1, true, true, CostClass::kExp);
+  i.backward_from_output = true;
+  return i;
+}
+
+ActivationInfo ReluInfo() {
+  ActivationInfo i;
+  i.name = "relu";
+  i.summary = "Rectified linear unit: passes positives, zeroes negatives.";
+  i.formula = "y = max(x, 0)";
+  i.derivative = "dy/dx = 1 if x > 0 else 0 (0 at x = 0)";
+  i.reference =
+      "Nair, Hinton, Rectified Linear Units Improve Restricted Boltzmann "
+      "Machines, ICML 2010";
+  i.properties = MakeProperties(true, false, false, 0, kInf, true, false,
+                                CostClass::kNoTranscendental);
+  i.backward_from_output = true;
+  return i;
+}
+
+ActivationInfo EluInfo() {
+  ActivationInfo i;
+  i.name = "elu";
+  i.summary =
+      "Exponential linear unit: identity for x > 0, a smooth exponential floor "
+      "at -alpha.";
+  i.formula = "y = x if x > 0 else alpha·(e^x - 1)";
+  i.derivative = "dy/dx = 1 if x > 0 else alpha·e^x (= y + alpha)";
+  i.reference =
+      "Clevert, Unterthiner, Hochreiter, Fast and Accurate Deep Network "
+      "Learning by Exponential Linear Units (ELUs), ICLR 2016, "
+      "arXiv:1511.07289";
+  i.params = {NumberParam(
+      "alpha", 1.0, 0.0, 1e3,
+      "value the output saturates to (as -alpha) for large negative x",
+      /*learnable=*/true)};
+  // C1 at 0 only for alpha = 1, the default.
+  i.properties =
+      MakeProperties(true, true, true, -1, kInf, true, false, CostClass::kExp);
+  i.properties.learnable_parameters = "1 (alpha)";
+  i.properties.learnable_parameter_count = 1;
+  i.backward_from_output = true;
+  return i;
+}
+
+ActivationInfo SeluInfo() {
+  ActivationInfo i;
+  i.name = "selu";
+  i.summary =
+      "Scaled ELU with fixed constants that make activations self-normalizing.";
+  i.formula =
+      "y = λ·x if x > 0 else λ·α·(e^x - 1), λ = 1.0507009873554805, α = "
+      "1.6732632423543772";
+  i.derivative = "dy/dx = λ if x > 0 else λ·α·e^x (= y + λ·α)";
+  i.reference =
+      "Klambauer, Unterthiner, Mayr, Hochreiter, Self-Normalizing Neural "
+      "Networks, NeurIPS 2017, arXiv:1706.02515";
+  i.properties = MakeProperties(true, false, true, -kSeluLambda * kSeluAlpha,
+                                kInf, true, false, CostClass::kExp);
+  i.properties.self_normalizing = true;
+  i.backward_from_output = true;
+  return i;
+}
+
+ActivationInfo LeakyReluInfo() {
+  ActivationInfo i;
+  i.name = "leaky_relu";
+  i.summary =
+      "ReLU with a small fixed slope alpha for negative inputs, so no unit "
+      "dies.";
+  i.formula = "y = x if x > 0 else alpha·x";
+  i.derivative = "dy/dx = 1 if x > 0 else alpha (alpha at x = 0)";
+  i.reference =
+      "Maas, Hannun, Ng, Rectifier Nonlinearities Improve Neural Network "
+      "Acoustic Models, ICML 2013";
+  i.params = {NumberParam("alpha", 0.01, 0.0, 1.0, "slope for x <= 0")};
+  i.properties = MakeProperties(true, false, true, -kInf, kInf, false, false,
+                                CostClass::kNoTranscendental);
+  i.backward_from_output = true;
+  return i;
+}
+
+ActivationInfo PreluInfo() {
+  ActivationInfo i;
+  i.name = "prelu";
+  i.summary =
+      "Leaky ReLU whose negative slope is learned, one per channel or shared.";
+  i.formula = "y = x if x > 0 else a_c·x (c = the channel of x)";
+  i.derivative =
+      "dy/dx = 1 if x > 0 else a_c; dL/da_c = Σ over x <= 0 in channel c of "
+      "dy·x";
+  i.reference =
+      "He, Zhang, Ren, Sun, Delving Deep into Rectifiers, ICCV 2015, "
+      "arXiv:1502.01852";
+  i.params = {
+      IntegerParam("channel_axis", 1, -64, 63,
+                   "axis of the channels when alpha has one slope per channel "
+                   "(1, as in PyTorch's NCHW)")};
+  i.weights = {{"alpha", "[] or [1] or [C]", "0.25",
+                "negative-side slope, shared or one per channel", true}};
+  i.properties = MakeProperties(true, false, true, -kInf, kInf, false, false,
+                                CostClass::kNoTranscendental);
+  i.properties.learnable_parameters = "1, or 1 per channel (alpha)";
+  i.properties.learnable_parameter_count = 1;
+  return i;
+}
+
+ActivationInfo GeluInfo() {
+  ActivationInfo i;
+  i.name = "gelu";
+  i.summary =
+      "Gaussian error linear unit: x weighted by the probability that a "
+      "standard normal is below it.";
+  i.formula =
+      "none: y = x·Φ(x) = 0.5·x·erfc(-x/√2); tanh: y = 0.5·x·(1 + "
+      "tanh(√(2/π)·(x + "
+      "0.044715·x³))); sigmoid: y = x·σ(1.702·x)";
+  i.derivative =
+      "none: Φ(x) + x·φ(x); tanh: σ(2u) + x·σ(2u)σ(-2u)·2√(2/π)(1 + "
+      "0.134145x²); "
+      "sigmoid: s + 1.702·x·s·(1 - s), s = σ(1.702x)";
+  i.reference =
+      "Hendrycks, Gimpel, Gaussian Error Linear Units (GELUs), 2016, "
+      "arXiv:1606.08415";
+  i.params = {TextParam(
+      "approximate", "none", {"none", "tanh", "sigmoid"},
+      "exact form through erfc, or the tanh / sigmoid approximation")};
+  i.properties = MakeProperties(false, true, true, -0.16997120747990606, kInf,
+                                true, false, CostClass::kErf);
+  return i;
+}
+
+ActivationInfo SwishInfo() {
+  ActivationInfo i;
+  i.name = "swish";
+  i.summary = "x gated by its own sigmoid; beta = 1 is SiLU.";
+  i.formula = "y = x·σ(beta·x)";
+  i.derivative =
+      "dy/dx = s + beta·x·s·(1 - s), s = σ(beta·x); dL/dbeta = Σ dy·x²·s·(1 - "
+      "s)";
+  i.reference =
+      "Ramachandran, Zoph, Le, Searching for Activation Functions, 2017, "
+      "arXiv:1710.05941";
+  i.params = {NumberParam("beta", 1.0, -1e3, 1e3, "sharpness of the gate",
+                          /*learnable=*/true)};
+  i.properties = MakeProperties(false, true, true, -0.27846454276107380, kInf,
+                                true, false, CostClass::kExp);
+  i.properties.learnable_parameters = "1 (beta)";
+  i.properties.learnable_parameter_count = 1;
+  return i;
+}
+
+ActivationInfo MishInfo() {
+  ActivationInfo i;
+  i.name = "mish";
+  i.summary = "Self-regularized non-monotonic activation: x·tanh(softplus(x)).";
+  i.formula = "y = x·tanh(ln(1 + e^x)) = x·n/(n + 2), n = e^2x + 2e^x";
+  i.derivative = "dy/dx = t + x·σ(x)·(1 - t²), t = tanh(softplus(x))";
+  i.reference =
+      "Misra, Mish: A Self Regularized Non-Monotonic Activation Function, BMVC "
+      "2020, arXiv:1908.08681";
+  i.properties = MakeProperties(false, true, true, -0.30884102220535498, kInf,
+                                true, false, CostClass::kExp);
+  return i;
+}
+
+ActivationInfo IdentityInfo() {
+  ActivationInfo i;
+  i.name = "identity";
+  i.summary =
+      "y = x: the zero-cost baseline for measuring the service's own overhead.";
+  i.formula = "y = x";
+  i.derivative = "dy/dx = 1";
+  i.reference = "-";
+  i.properties = MakeProperties(true, true, true, -kInf, kInf, false, false,
+                                CostClass::kNoTranscendental);
+  i.properties.nonlinear = false;
+  i.backward_from_output = true;
+  return i;
+}
+
+}  // namespace
+
+std::vector<const Activation*> ElementwiseActivations() {
+  static const auto* rows = new std::vector<const Activation*>{
+      new Elementwise<SigmoidSpec>(SigmoidInfo()),
+      new Elementwise<TanhSpec>(TanhInfo()),
+      new Elementwise<ReluSpec>(ReluInfo()),
+      new Elementwise<EluSpec>(EluInfo()),
+      new Elementwise<SeluSpec>(SeluInfo()),
+      new Elementwise<LeakyReluSpec>(LeakyReluInfo()),
+      new Prelu(PreluInfo()),
+      new Elementwise<GeluSpec>(GeluInfo()),
+      new Elementwise<SwishSpec>(SwishInfo()),
+      new Elementwise<MishSpec>(MishInfo()),
+      new Elementwise<IdentitySpec>(IdentityInfo()),
+  };
+  return *rows;
+}
+
+}  // namespace actd

@@ -1,0 +1,327 @@
+// Element-wise kernels and the loops that drive them.
+//
+// A kernel is a small struct, templated on the scalar type T, with
+//   P Forward(P x)                      y = f(x)
+//   P Backward(P x, P dy, P& term)      dx; `term` receives this element's
+//   share of the
+//                                       gradient of the kernel's learnable
+//                                       scalar, if it has one
+//   P BackwardFromOutput(P y, P dy, P& term)   the same from y, when
+//   kFromOutput
+// on Eigen packets P. The loops run them one packet at a time over the whole
+// array, with the tail padded to a full packet (so every element goes through
+// the same code), apply the NaN policy once, and sum parameter-gradient terms
+// in float64 blocks.
+#ifndef ACTD_SERVER_CORE_ELEMENTWISE_H_
+#define ACTD_SERVER_CORE_ELEMENTWISE_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "server/core/packet_math.h"
+
+namespace actd {
+
+namespace kernels {
+
+using pm::PacketOf;
+
+template <typename T>
+struct Identity {
+  using P = PacketOf<T>;
+  static constexpr bool kFromOutput = true;
+  P Forward(const P& x) const { return x; }
+  P Backward(const P&, const P& dy, P&) const { return dy; }
+  P BackwardFromOutput(const P&, const P& dy, P&) const { return dy; }
+};
+
+template <typename T>
+struct Relu {
+  using P = PacketOf<T>;
+  static constexpr bool kFromOutput = true;
+  P Forward(const P& x) const {
+    return pm::Select(pm::Lt(x, pm::Zero<P>()), pm::Zero<P>(), x);
+  }
+  // At exactly 0 the negative side's slope (0).
+  P Backward(const P& x, const P& dy, P&) const {
+    return pm::Select(pm::Gt(x, pm::Zero<P>()), dy, pm::Zero<P>());
+  }
+  P BackwardFromOutput(const P& y, const P& dy, P&) const {
+    return pm::Select(pm::Gt(y, pm::Zero<P>()), dy, pm::Zero<P>());
+  }
+};
+
+// Leaky ReLU and PReLU: x if x > 0 else a·x. `term` is dL/da = dy·x where x ≤
+// 0.
+template <typename T>
+struct Leaky {
+  using P = PacketOf<T>;
+  static constexpr bool kFromOutput =
+      true;  // valid for a ≥ 0 (y > 0 iff x > 0)
+  P a;
+  explicit Leaky(T slope) : a(pm::pset1<P>(slope)) {}
+  P Forward(const P& x) const {
+    return pm::Select(pm::Gt(x, pm::Zero<P>()), x, pm::pmul(a, x));
+  }
+  P Backward(const P& x, const P& dy, P& term) const {
+    const P positive = pm::Gt(x, pm::Zero<P>());
+    term = pm::Select(positive, pm::Zero<P>(), pm::pmul(dy, x));
+    return pm::Select(positive, dy, pm::pmul(a, dy));
+  }
+  P BackwardFromOutput(const P& y, const P& dy, P&) const {
+    return pm::Select(pm::Gt(y, pm::Zero<P>()), dy, pm::pmul(a, dy));
+  }
+};
+
+// ELU and SELU: scale·(x if x > 0 else alpha·expm1(x)). expm1 keeps relative
+// precision near 0. `term` is dL/dalpha = dy·scale·expm1(x) where x ≤ 0 (ELU's
+// scale is 1); from y it is dy·y/alpha, so the from-output form needs alpha ≠ 0
+// when that gradient is wanted.
+template <typename T>
+struct Elu {
+  using P = PacketOf<T>;
+  static constexpr bool kFromOutput =
+      true;  // valid for alpha ≥ 0 (y > 0 iff x > 0)
+  P scale, scaled_alpha, inv_alpha;
+  Elu(T alpha, T scale_factor)
+      : scale(pm::pset1<P>(scale_factor)),
+        scaled_alpha(pm::pset1<P>(alpha * scale_factor)),
+        inv_alpha(pm::pset1<P>(alpha == 0 ? T(0) : 1 / alpha)) {}
+  P Forward(const P& x) const {
+    return pm::Select(pm::Gt(x, pm::Zero<P>()), pm::pmul(scale, x),
+                      pm::pmul(scaled_alpha, pm::Expm1(x)));
+  }
+  P Backward(const P& x, const P& dy, P& term) const {
+    const P positive = pm::Gt(x, pm::Zero<P>());
+    term = pm::Select(positive, pm::Zero<P>(),
+                      pm::pmul(dy, pm::pmul(scale, pm::Expm1(x))));
+    return pm::Select(positive, pm::pmul(scale, dy),
+                      pm::pmul(dy, pm::pmul(scaled_alpha, pm::Exp(x))));
+  }
+  // For x ≤ 0, f'(x) = y + scale·alpha.
+  P BackwardFromOutput(const P& y, const P& dy, P& term) const {
+    const P positive = pm::Gt(y, pm::Zero<P>());
+    term = pm::Select(positive, pm::Zero<P>(),
+                      pm::pmul(dy, pm::pmul(y, inv_alpha)));
+    return pm::Select(positive, pm::pmul(scale, dy),
+                      pm::pmul(dy, pm::padd(y, scaled_alpha)));
+  }
+};
+
+template <typename T>
+struct Sigmoid {
+  using P = PacketOf<T>;
+  static constexpr bool kFromOutput = true;
+  P Forward(const P& x) const { return pm::Sigmoid(x); }
+  P Backward(const P& x, const P& dy, P&) const {
+    return pm::pmul(dy, pm::Sigmoids(x).prod);
+  }
+  P BackwardFromOutput(const P& y, const P& dy, P&) const {
+    return pm::pmul(dy, pm::pmul(y, pm::psub(pm::One<P>(), y)));
+  }
+};
+
+template <typename T>
+struct Tanh {
+  using P = PacketOf<T>;
+  static constexpr bool kFromOutput = true;
+  P Forward(const P& x) const { return pm::Tanh(x); }
+  P Backward(const P& x, const P& dy, P&) const {
+    return pm::pmul(dy, pm::TanhDerivative(x));
+  }
+  P BackwardFromOutput(const P& y, const P& dy, P&) const {
+    return pm::pmul(
+        dy, pm::pmul(pm::psub(pm::One<P>(), y), pm::padd(pm::One<P>(), y)));
+  }
+};
+
+// Swish x·σ(βx), and GELU's sigmoid form (β = 1.702). `term` is dL/dβ =
+// dy·x²·s(1-s).
+template <typename T>
+struct Swish {
+  using P = PacketOf<T>;
+  static constexpr bool kFromOutput = false;
+  P beta;
+  explicit Swish(T b) : beta(pm::pset1<P>(b)) {}
+  P Forward(const P& x) const {
+    return pm::TimesVanishing(x, pm::Sigmoid(pm::pmul(beta, x)));
+  }
+  // dx = s + βx·s(1-s); the second term is 0 wherever s(1-s) is (so 1 at +inf,
+  // 0 at -inf).
+  P Backward(const P& x, const P& dy, P& term) const {
+    const auto s = pm::Sigmoids(pm::pmul(beta, x));
+    term = pm::pmul(dy, pm::TimesVanishing(pm::pmul(x, x), s.prod));
+    const P slope = pm::TimesVanishing(pm::pmul(beta, x), s.prod);
+    return pm::pmul(dy, pm::padd(s.pos, slope));
+  }
+};
+
+// GELU, tanh form: x·σ(2u), u = √(2/π)(x + 0.044715x³).
+template <typename T>
+struct GeluTanh {
+  using P = PacketOf<T>;
+  static constexpr bool kFromOutput = false;
+  static constexpr double kC = 0.79788456080286535588;  // √(2/π)
+  static P TwoU(const P& x) {
+    const P x2 = pm::pmul(x, x);
+    return pm::pmul(
+        pm::Set<P>(2 * kC),
+        pm::pmul(x, pm::pmadd(pm::Set<P>(0.044715), x2, pm::One<P>())));
+  }
+  P Forward(const P& x) const {
+    return pm::TimesVanishing(x, pm::Sigmoid(TwoU(x)));
+  }
+  // dx = σ(2u) + x·σ(2u)σ(-2u)·2√(2/π)(1 + 0.134145x²).
+  P Backward(const P& x, const P& dy, P&) const {
+    const auto s = pm::Sigmoids(TwoU(x));
+    const P du =
+        pm::pmul(pm::Set<P>(2 * kC),
+                 pm::pmadd(pm::Set<P>(0.134145), pm::pmul(x, x), pm::One<P>()));
+    return pm::pmul(
+        dy, pm::padd(s.pos, pm::TimesVanishing(pm::pmul(x, du), s.prod)));
+  }
+};
+
+// Φ(x) = erfc(-x/√2)/2. float32 packets use the vectorized erfc of
+// packet_math.h; float64 lanes use the C library's erfc (correctly rounded to
+// ~1 ulp), which no Eigen packet op matches.
+template <typename P>
+inline P NormalCdf(const P& x) {
+  const P t = pm::pmul(x, pm::Set<P>(-0.70710678118654752440));
+  if constexpr (std::is_same_v<pm::ScalarOf<P>, float>) {
+    return pm::pmul(pm::Set<P>(0.5), pm::ErfcFloat(t));
+  } else {
+    constexpr int kLanes = pm::unpacket_traits<P>::size;
+    alignas(64) double lanes[kLanes];
+    pm::pstoreu(lanes, t);
+    for (double& v : lanes) v = 0.5 * std::erfc(v);
+    return pm::ploadu<P>(lanes);
+  }
+}
+
+// GELU, exact: x·Φ(x). erfc rather than 1 + erf keeps relative precision in the
+// left tail.
+template <typename T>
+struct GeluErf {
+  using P = PacketOf<T>;
+  static constexpr bool kFromOutput = false;
+  P Forward(const P& x) const { return pm::TimesVanishing(x, NormalCdf(x)); }
+  // dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π).
+  P Backward(const P& x, const P& dy, P&) const {
+    const P phi = pm::pmul(pm::Set<P>(0.39894228040143267794),
+                           pm::Exp(pm::pmul(pm::Set<P>(-0.5), pm::pmul(x, x))));
+    return pm::pmul(dy, pm::padd(NormalCdf(x), pm::TimesVanishing(x, phi)));
+  }
+};
+
+// Mish x·tanh(softplus(x)) with one exp: e = e^x, n = e² + 2e,
+// tanh(softplus(x)) = n/(n+2), and 1 - t² = 4(n+1)/(n+2)² without cancellation.
+// Beyond x = 20, t = 1 to working precision, so x is clamped there to keep e²
+// finite.
+template <typename T>
+struct Mish {
+  using P = PacketOf<T>;
+  static constexpr bool kFromOutput = false;
+  static constexpr double kClamp = 20.0;
+  struct Parts {
+    P t, one_minus_t2;
+  };
+  static Parts Split(const P& x) {
+    const P e = pm::Exp(pm::pmin(x, pm::Set<P>(kClamp)));
+    const P n = pm::pmul(e, pm::padd(e, pm::Set<P>(2.0)));
+    const P inv = pm::pdiv(pm::One<P>(), pm::padd(n, pm::Set<P>(2.0)));
+    return {pm::pmul(n, inv),
+            pm::pmul(pm::Set<P>(4.0),
+                     pm::pmul(pm::padd(n, pm::One<P>()), pm::pmul(inv, inv)))};
+  }
+  P Forward(const P& x) const { return pm::TimesVanishing(x, Split(x).t); }
+  // dx = t + x·σ(x)·(1 - t²); exactly 1 beyond the clamp, t at -inf.
+  P Backward(const P& x, const P& dy, P&) const {
+    const Parts p = Split(x);
+    const P slope =
+        pm::TimesVanishing(x, pm::pmul(pm::Sigmoid(x), p.one_minus_t2));
+    const P d = pm::Select(pm::Gt(x, pm::Set<P>(kClamp)), pm::One<P>(),
+                           pm::padd(p.t, slope));
+    return pm::pmul(dy, d);
+  }
+};
+
+}  // namespace kernels
+
+namespace loops {
+
+using pm::PacketOf;
+
+template <typename T>
+constexpr int64_t kLanes = pm::unpacket_traits<PacketOf<T>>::size;
+
+// y = f(x) over n elements, full packets then the zero-padded tail.
+template <typename T, typename Kernel>
+void Forward(const Kernel& k, const T* x, T* y, int64_t n) {
+  using P = PacketOf<T>;
+  constexpr int64_t W = kLanes<T>;
+  int64_t i = 0;
+  for (; i + W <= n; i += W) {
+    const P xv = pm::ploadu<P>(x + i);
+    pm::pstoreu(y + i, pm::KeepNaN(xv, k.Forward(xv)));
+  }
+  if (i < n) {
+    T xb[W] = {}, yb[W];
+    std::memcpy(xb, x + i, (n - i) * sizeof(T));
+    const P xv = pm::ploadu<P>(xb);
+    pm::pstoreu(yb, pm::KeepNaN(xv, k.Forward(xv)));
+    std::memcpy(y + i, yb, (n - i) * sizeof(T));
+  }
+}
+
+// dx = step(a, dy, term) over n elements, where `a` is x (Backward) or y
+// (BackwardFromOutput) and dy == nullptr means ones. With kSumTerm, returns the
+// float64 sum of the terms: they are added in packets of T over blocks of 64
+// packets, then in double, which keeps a float32 sum within ~4e-6 of Σ|terms|.
+// Padded tail lanes have dy = 0 and so add nothing.
+template <bool kSumTerm, typename T, typename Step>
+double Backward(const T* a, const T* dy, T* dx, int64_t n, const Step& step) {
+  using P = PacketOf<T>;
+  constexpr int64_t W = kLanes<T>;
+  constexpr int64_t kBlock = 64 * W;
+  const P ones = pm::One<P>();
+  double total = 0;
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t end = std::min(n, start + kBlock);
+    P acc = pm::Zero<P>(), term = pm::Zero<P>();
+    int64_t i = start;
+    for (; i + W <= end; i += W) {
+      const P av = pm::ploadu<P>(a + i);
+      const P dyv = dy ? pm::ploadu<P>(dy + i) : ones;
+      pm::pstoreu(dx + i, pm::KeepNaN(av, step(av, dyv, term)));
+      if constexpr (kSumTerm) acc = pm::padd(acc, term);
+    }
+    if (i < end) {
+      const int64_t r = end - i;
+      T ab[W] = {}, dyb[W] = {}, dxb[W];
+      std::memcpy(ab, a + i, r * sizeof(T));
+      if (dy) {
+        std::memcpy(dyb, dy + i, r * sizeof(T));
+      } else {
+        std::fill(dyb, dyb + r, T(1));
+      }
+      const P av = pm::ploadu<P>(ab);
+      pm::pstoreu(dxb, pm::KeepNaN(av, step(av, pm::ploadu<P>(dyb), term)));
+      std::memcpy(dx + i, dxb, r * sizeof(T));
+      if constexpr (kSumTerm) acc = pm::padd(acc, term);
+    }
+    if constexpr (kSumTerm) {
+      T lanes[W];
+      pm::pstoreu(lanes, acc);
+      for (T v : lanes) total += v;
+    }
+  }
+  return total;
+}
+
+}  // namespace loops
+}  // namespace actd
+
+#endif  // ACTD_SERVER_CORE_ELEMENTWISE_H_

@@ -1,0 +1,171 @@
+// Accurate building blocks on Eigen packets: exp without Eigen's underflow
+// clamp, a sigmoid that keeps relative precision in both tails, erfc for
+// float32, and helpers for the limits at ±inf.
+//
+// Every function is a template on the packet type P (Eigen::internal::Packet4f,
+// Packet8f, Packet2d, ...), so one kernel source serves every width and both
+// dtypes.
+#ifndef ACTD_SERVER_CORE_PACKET_MATH_H_
+#define ACTD_SERVER_CORE_PACKET_MATH_H_
+
+#include <Eigen/Core>
+#include <limits>
+#include <type_traits>
+
+namespace actd::pm {
+
+using namespace Eigen::internal;  // NOLINT: pexp, pmul, pselect, ... read like
+                                  // formulas
+
+template <typename T>
+using PacketOf = typename packet_traits<T>::type;
+template <typename P>
+using ScalarOf = typename unpacket_traits<P>::type;
+
+template <typename P>
+inline P Set(double v) {
+  return pset1<P>(static_cast<ScalarOf<P>>(v));
+}
+template <typename P>
+inline P Zero() {
+  return pset1<P>(ScalarOf<P>(0));
+}
+template <typename P>
+inline P One() {
+  return pset1<P>(ScalarOf<P>(1));
+}
+// Lane masks: all ones where the comparison holds. NaN compares false.
+template <typename P>
+inline P Lt(const P& a, const P& b) {
+  return pcmp_lt(a, b);
+}
+template <typename P>
+inline P Gt(const P& a, const P& b) {
+  return pcmp_lt(b, a);
+}
+template <typename P>
+inline P IsZero(const P& a) {
+  return pcmp_eq(a, Zero<P>());
+}
+template <typename P>
+inline P Select(const P& mask, const P& if_true, const P& if_false) {
+  return pselect(mask, if_true, if_false);
+}
+// x where x is a number, else the NaN x: the NaN policy, applied once per
+// kernel result.
+template <typename P>
+inline P KeepNaN(const P& x, const P& result) {
+  return pselect(pcmp_eq(x, x), result, x);
+}
+// a*b, but 0 where `vanishing` is 0: the limit of x·(something decaying faster
+// than x grows), which would otherwise be inf·0 = NaN at x = ±inf.
+template <typename P>
+inline P TimesVanishing(const P& a, const P& vanishing) {
+  return pselect(IsZero(vanishing), Zero<P>(), pmul(a, vanishing));
+}
+
+// e^x to the last subnormal. Eigen 3.4's pexp clamps its argument at about
+// -88.7 (float) and -709 (double) and returns a constant below; there e^x =
+// (e^{x/2})², which stays exact to ~2 ulp of the subnormal result and reaches 0
+// at -inf. The second exp runs only when a lane needs it.
+template <typename P>
+inline P Exp(const P& x) {
+  constexpr double kClamp = std::is_same_v<ScalarOf<P>, float> ? -87.0 : -708.0;
+  P y = pexp(x);
+  const P low = Lt(x, Set<P>(kClamp));
+  if (predux_any(low)) {
+    const P h = pexp(pmul(x, Set<P>(0.5)));
+    y = pselect(low, pmul(h, h), y);
+  }
+  return y;
+}
+
+// e^x - 1 with relative precision near 0. Eigen has a packet expm1 for float
+// only; for double, Kahan's trick (u = e^x; (u - 1)·x/log(u)) corrects the
+// cancellation of u - 1 to a few ulp.
+template <typename P>
+inline P Expm1(const P& x) {
+  if constexpr (std::is_same_v<ScalarOf<P>, float>) {
+    return pexpm1(x);
+  } else {
+    const P u = pexp(x);
+    const P um1 = psub(u, One<P>());
+    P r = pmul(um1, pdiv(x, plog(u)));
+    r = pselect(pcmp_eq(u, One<P>()), x, r);
+    r = pselect(pcmp_eq(um1, Set<P>(-1.0)), um1, r);
+    return pselect(pcmp_eq(u, Set<P>(std::numeric_limits<double>::infinity())),
+                   u, r);
+  }
+}
+
+// σ(x) and σ(-x) from e = e^{-|x|}: σ(|x|) = 1/(1+e), σ(-|x|) = e/(1+e). No
+// overflow, and the small one is never formed as 1 - (something near 1), so
+// both keep relative precision.
+template <typename P>
+struct SigmoidPair {
+  P pos;   // σ(x)
+  P neg;   // σ(-x)
+  P prod;  // σ(x)σ(-x) = e/(1+e)², relative-accurate even where it underflows
+           // slowly
+};
+template <typename P>
+inline SigmoidPair<P> Sigmoids(const P& x) {
+  const P e = Exp(pnegate(pabs(x)));
+  const P big = pdiv(One<P>(), padd(One<P>(), e));  // σ(|x|)
+  const P small = pmul(e, big);                     // σ(-|x|)
+  const P negative = Lt(x, Zero<P>());
+  return {pselect(negative, small, big), pselect(negative, big, small),
+          pmul(small, big)};
+}
+template <typename P>
+inline P Sigmoid(const P& x) {
+  const P e = Exp(pnegate(pabs(x)));
+  const P big = pdiv(One<P>(), padd(One<P>(), e));
+  return pselect(Lt(x, Zero<P>()), pmul(e, big), big);
+}
+
+// tanh(x) = sign(x)·(-m)/(2+m) with m = expm1(-2|x|): no cancellation near 0
+// (expm1), and the limit ±1 at ±inf.
+template <typename P>
+inline P Tanh(const P& x) {
+  const P m = Expm1(pmul(Set<P>(-2.0), pabs(x)));
+  const P t = pdiv(pnegate(m), padd(Set<P>(2.0), m));
+  return pselect(Lt(x, Zero<P>()), pnegate(t), t);
+}
+// 1 - tanh²(x) = 4e/(1+e)² with e = e^{-2|x|}: relative precision in the tails,
+// where 1 - y² from a rounded y would be 0.
+template <typename P>
+inline P TanhDerivative(const P& x) {
+  const P e = Exp(pmul(Set<P>(-2.0), pabs(x)));
+  const P r = pdiv(One<P>(), padd(One<P>(), e));
+  return pmul(Set<P>(4.0), pmul(e, pmul(r, r)));
+}
+
+// erfc for float32 (Numerical Recipes' erfcc, Chebyshev fit with fractional
+// error < 1.2e-7 for every argument): erfc(|t|) = u·exp(-t² - 1.26551223 +
+// u·poly(u)), u = 1/(1 + |t|/2), and erfc(t) = 2 - erfc(|t|) for t < 0. The
+// only error growth is the rounding of t² inside exp, ≈ t²·6e-8 relative, which
+// the accuracy contract allows through the condition number (GELU's κ ≈ x² in
+// its left tail). float64 uses the C library's erfc instead (see below).
+template <typename P>
+inline P ErfcFloat(const P& t) {
+  const P z = pabs(t);
+  const P u = pdiv(One<P>(), pmadd(Set<P>(0.5), z, One<P>()));
+  P poly = Set<P>(0.17087277);
+  poly = pmadd(poly, u, Set<P>(-0.82215223));
+  poly = pmadd(poly, u, Set<P>(1.48851587));
+  poly = pmadd(poly, u, Set<P>(-1.13520398));
+  poly = pmadd(poly, u, Set<P>(0.27886807));
+  poly = pmadd(poly, u, Set<P>(-0.18628806));
+  poly = pmadd(poly, u, Set<P>(0.09678418));
+  poly = pmadd(poly, u, Set<P>(0.37409196));
+  poly = pmadd(poly, u, Set<P>(1.00002368));
+  poly = pmadd(poly, u, Set<P>(-1.26551223));
+  const P arg = psub(poly, pmul(z, z));
+  const P tail = pmul(u, Exp(arg));
+  return pselect(Lt(t, Zero<P>()), psub(Set<P>(2.0), tail), tail);
+}
+
+}  // namespace actd::pm
+
+#endif  // ACTD_SERVER_CORE_PACKET_MATH_H_

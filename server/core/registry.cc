@@ -1,0 +1,121 @@
+// The registry and the two entry points: look a row up, validate the request
+// against it, run its kernel.
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/core/rows.h"
+#include "server/core/validation.h"
+
+namespace actd {
+namespace {
+
+std::vector<const Activation*> BuildRegistry() {
+  std::vector<const Activation*> rows = ElementwiseActivations();
+  // The spec's order: ... mish, maxout, dice, then identity (last of the
+  // element-wise rows).
+  rows.insert(rows.end() - 1, {MaxoutActivation(), DiceActivation()});
+  return rows;
+}
+
+std::string KnownNames() {
+  std::vector<std::string> names;
+  for (const Activation* a : AllActivations()) names.push_back(a->info().name);
+  return absl::StrJoin(names, ", ");
+}
+
+// A tensor that must have the input's dtype and `shape` (grad_output, output).
+absl::Status CheckCompanion(absl::string_view field, const ConstTensorView& t,
+                            DType dtype, const Shape& shape) {
+  if (t.dtype != dtype) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".dtype: ", DTypeName(t.dtype),
+                     " does not match input.dtype ", DTypeName(dtype)));
+  }
+  if (t.shape != shape) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".shape: ", ShapeToString(t.shape),
+                     " does not match the activation's output shape ",
+                     ShapeToString(shape)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ActivationCall> Prepare(const ActivationRequest& request,
+                                       const Activation** activation) {
+  const Activation* a = FindActivation(request.name);
+  if (a == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("activation.name: unknown activation \"", request.name,
+                     "\" (known: ", KnownNames(), ")"));
+  }
+  absl::StatusOr<ResolvedParams> params =
+      ResolveParams(a->info(), request.params);
+  if (!params.ok()) return params.status();
+  for (const auto& [name, view] : request.weights) {
+    bool known = false;
+    std::vector<std::string> names;
+    for (const WeightInfo& w : a->info().weights) {
+      known |= w.name == name;
+      names.push_back(w.name);
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "activation.weights[\"", name, "\"]: unknown weight for ",
+          a->info().name,
+          names.empty()
+              ? " (it takes no weights)"
+              : absl::StrCat(" (known: ", absl::StrJoin(names, ", "), ")")));
+    }
+  }
+  ActivationCall call;
+  call.input = request.input;
+  call.params = *std::move(params);
+  call.weights = request.weights;
+  if (absl::Status s = a->Validate(call); !s.ok()) return s;
+  *activation = a;
+  return call;
+}
+
+}  // namespace
+
+std::span<const Activation* const> AllActivations() {
+  static const auto* rows = new std::vector<const Activation*>(BuildRegistry());
+  return *rows;
+}
+
+const Activation* FindActivation(absl::string_view name) {
+  for (const Activation* a : AllActivations()) {
+    if (a->info().name == name) return a;
+  }
+  return nullptr;
+}
+
+absl::Status RunForward(const ActivationRequest& request, OutputSink& sink) {
+  const Activation* activation = nullptr;
+  absl::StatusOr<ActivationCall> call = Prepare(request, &activation);
+  if (!call.ok()) return call.status();
+  return activation->Forward(*call, sink);
+}
+
+absl::Status RunBackward(const ActivationRequest& request, OutputSink& sink) {
+  const Activation* activation = nullptr;
+  absl::StatusOr<ActivationCall> call = Prepare(request, &activation);
+  if (!call.ok()) return call.status();
+  const Shape out_shape = activation->OutputShape(*call);
+  const DType dtype = request.input.dtype;
+  if (request.grad_output != nullptr) {
+    absl::Status s =
+        CheckCompanion("grad_output", *request.grad_output, dtype, out_shape);
+    if (!s.ok()) return s;
+    call->grad_output = request.grad_output;
+  }
+  if (request.output != nullptr) {
+    absl::Status s =
+        CheckCompanion("output", *request.output, dtype, out_shape);
+    if (!s.ok()) return s;
+    call->output = request.output;
+  }
+  return activation->Backward(*call, sink);
+}
+
+}  // namespace actd
