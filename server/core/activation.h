@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "server/core/compute.h"
 #include "server/core/tensor.h"
 
 namespace actd {
@@ -105,6 +106,8 @@ struct ActivationCall {
   // Forward, if given.
   const ConstTensorView* grad_output = nullptr;
   const ConstTensorView* output = nullptr;
+  // Threads and stop check; never null.
+  const ComputeContext* compute = &ComputeContext::Inline();
 };
 
 // One row of the registry. Implementations live in activations.cc.
@@ -142,6 +145,8 @@ struct ActivationRequest {
   ConstTensorView input;
   const ConstTensorView* grad_output = nullptr;
   const ConstTensorView* output = nullptr;
+  // Threads and stop check; null = inline, never stopped.
+  const ComputeContext* compute = nullptr;
 };
 
 // Validates the request (NOT_FOUND for an unknown name, INVALID_ARGUMENT for a

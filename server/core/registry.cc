@@ -71,6 +71,7 @@ absl::StatusOr<ActivationCall> Prepare(const ActivationRequest& request,
   call.input = request.input;
   call.params = *std::move(params);
   call.weights = request.weights;
+  if (request.compute != nullptr) call.compute = request.compute;
   if (absl::Status s = a->Validate(call); !s.ok()) return s;
   *activation = a;
   return call;

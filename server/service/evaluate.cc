@@ -2,6 +2,7 @@
 // RunBackward.
 #include "server/service/evaluate.h"
 
+#include <chrono>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -67,27 +68,54 @@ absl::Status DecodeInput(const Tensor& input, const ServiceOptions& options,
   return absl::OkStatus();
 }
 
+int64_t NanosSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+// Runs the core on a decoded request and books the time.
+template <typename Run>
+absl::Status Compute(Run&& run, const ProtoSink& sink, CallTiming* timing) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::Status status = run();
+  if (timing != nullptr) {
+    timing->compute_ns += NanosSince(start) - sink.allocate_ns();
+    timing->encode_ns += sink.allocate_ns();
+  }
+  return status;
+}
+
 }  // namespace
 
 absl::Status EvaluateForward(const activation::v1::ForwardRequest& request,
                              activation::v1::ForwardResponse* response,
-                             const ServiceOptions& options) {
+                             const ServiceOptions& options,
+                             const ComputeContext& compute,
+                             CallTiming* timing) {
+  const auto start = std::chrono::steady_clock::now();
   Decoded d;
+  d.request.compute = &compute;
   if (absl::Status s = DecodeInput(request.input(), options, d); !s.ok())
     return s;
   if (absl::Status s = DecodeSpec(request.activation(), options, d); !s.ok())
     return s;
+  if (timing != nullptr) timing->decode_ns += NanosSince(start);
   ProtoSink sink(d.encoding, [response](absl::string_view name) {
     return name == "output" ? response->mutable_output()
                             : &(*response->mutable_extras())[std::string(name)];
   });
-  return RunForward(d.request, sink);
+  return Compute([&] { return RunForward(d.request, sink); }, sink, timing);
 }
 
 absl::Status EvaluateBackward(const activation::v1::BackwardRequest& request,
                               activation::v1::BackwardResponse* response,
-                              const ServiceOptions& options) {
+                              const ServiceOptions& options,
+                              const ComputeContext& compute,
+                              CallTiming* timing) {
+  const auto start = std::chrono::steady_clock::now();
   Decoded d;
+  d.request.compute = &compute;
   if (absl::Status s = DecodeInput(request.input(), options, d); !s.ok())
     return s;
   if (absl::Status s = DecodeSpec(request.activation(), options, d); !s.ok())
@@ -116,36 +144,42 @@ absl::Status EvaluateBackward(const activation::v1::BackwardRequest& request,
 
 absl::Status EvaluateBatch(const activation::v1::BatchEvaluateRequest& request,
                            activation::v1::BatchEvaluateResponse* response,
-                           const ServiceOptions& options) {
+                           const ServiceOptions& options,
+                           const ComputeContext& compute, CallTiming* timing) {
   if (request.items_size() > options.max_batch_items) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "items: ", request.items_size(), " items exceed the limit of ",
         options.max_batch_items, " per batch (--max_batch_items)"));
   }
-  for (int i = 0; i < request.items_size(); ++i) {
-    const activation::v1::EvaluateRequest& item = request.items(i);
-    activation::v1::EvaluateResponse* result = response->add_results();
-    result->set_id(item.id());
-    absl::Status s;
-    switch (item.op_case()) {
-      case activation::v1::EvaluateRequest::kForward:
-        s = EvaluateForward(item.forward(), result->mutable_forward(), options);
-        break;
-      case activation::v1::EvaluateRequest::kBackward:
-        s = EvaluateBackward(item.backward(), result->mutable_backward(),
-                             options);
-        break;
-      default:
-        s = absl::InvalidArgumentError(absl::StrCat(
-            "items[", i, "]: no operation set (forward or backward)"));
-    }
-    if (!s.ok()) {
-      result->clear_result();
-      result->set_code(static_cast<int>(s.code()));
-      result->set_message(absl::StrCat("items[", i, "]: ", s.message()));
-    }
-  }
-  return absl::OkStatus();
+  for (const auto& item : request.items())
+    response->add_results()->set_id(item.id());
+  // One item per chunk; items run concurrently, each writing only its own
+  // result.
+  absl::Status batch = compute.ParallelFor(
+      request.items_size(), 1, [&](int64_t i, int64_t, int64_t) {
+        const activation::v1::EvaluateRequest& item = request.items(i);
+        activation::v1::EvaluateResponse* result = response->mutable_results(i);
+        absl::Status s;
+        switch (item.op_case()) {
+          case activation::v1::EvaluateRequest::kForward:
+            s = EvaluateForward(item.forward(), result->mutable_forward(),
+                                options, compute, timing);
+            break;
+          case activation::v1::EvaluateRequest::kBackward:
+            s = EvaluateBackward(item.backward(), result->mutable_backward(),
+                                 options, compute, timing);
+            break;
+          default:
+            s = absl::InvalidArgumentError(
+                "no operation set (forward or backward)");
+        }
+        if (!s.ok()) {
+          result->clear_result();
+          result->set_code(static_cast<int>(s.code()));
+          result->set_message(absl::StrCat("items[", i, "]: ", s.message()));
+        }
+      });
+  return batch;
 }
 
 }  // namespace actd

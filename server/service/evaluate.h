@@ -4,15 +4,19 @@
 #ifndef ACTD_SERVER_SERVICE_EVALUATE_H_
 #define ACTD_SERVER_SERVICE_EVALUATE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
 #include "activation/v1/activation.pb.h"
+#include "server/core/compute.h"
 
 namespace actd {
 
-// Limits and facts the service reports; filled from flags by main.
+class Metrics;
+
+// Limits, facts and collaborators of the service; filled from flags by main.
 struct ServiceOptions {
   int64_t max_elements = int64_t{64} << 20;  // per tensor
   int max_batch_items = 1024;                // per BatchEvaluate
@@ -21,21 +25,46 @@ struct ServiceOptions {
   int compute_threads = 1;
   std::string version;
   std::string isa;
+  // Compute threads shared by all calls; null = each call computes on its
+  // handler's thread.
+  const ComputeContext* compute = nullptr;
+  // When set, ActivationService calls need `authorization: Bearer
+  // <auth_token>`.
+  std::string auth_token;
+  bool access_log = false;     // one info line per request
+  Metrics* metrics = nullptr;  // null = none recorded
 };
 
-// Forward / Backward of one request into `response`. The status names the
-// offending field.
+// Where a call's time in the service went, in nanoseconds: validating and
+// viewing the request's tensors (decode), the kernels (compute), sizing the
+// response's tensors (encode). Atomic, as a batch's items add to it
+// concurrently.
+struct CallTiming {
+  std::atomic<int64_t> decode_ns{0}, compute_ns{0}, encode_ns{0};
+};
+
+// Forward / Backward of one request into `response`, on `compute`'s threads and
+// subject to its stop check. The status names the offending field. `timing`, if
+// given, is added to.
 absl::Status EvaluateForward(const activation::v1::ForwardRequest& request,
                              activation::v1::ForwardResponse* response,
-                             const ServiceOptions& options);
+                             const ServiceOptions& options,
+                             const ComputeContext& compute,
+                             CallTiming* timing = nullptr);
 absl::Status EvaluateBackward(const activation::v1::BackwardRequest& request,
                               activation::v1::BackwardResponse* response,
-                              const ServiceOptions& options);
-// Every item in order, each with its own code and message; RESOURCE_EXHAUSTED
-// for the whole call only when it has more than max_batch_items items.
+                              const ServiceOptions& options,
+                              const ComputeContext& compute,
+                              CallTiming* timing = nullptr);
+// Every item, concurrently, each with its own code and message, results in
+// request order; RESOURCE_EXHAUSTED for the whole call only when it has more
+// than max_batch_items items, and the stop check's status when the call was
+// stopped.
 absl::Status EvaluateBatch(const activation::v1::BatchEvaluateRequest& request,
                            activation::v1::BatchEvaluateResponse* response,
-                           const ServiceOptions& options);
+                           const ServiceOptions& options,
+                           const ComputeContext& compute,
+                           CallTiming* timing = nullptr);
 // The registry, described.
 void DescribeActivations(activation::v1::ListActivationsResponse* response);
 

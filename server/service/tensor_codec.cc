@@ -2,6 +2,7 @@
 // typed fields are viewed in place too (RepeatedField storage is contiguous).
 #include "server/service/tensor_codec.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -134,6 +135,7 @@ absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
 
 TensorView ProtoSink::Allocate(absl::string_view name, DType dtype,
                                const Shape& shape) {
+  const auto start = std::chrono::steady_clock::now();
   Tensor* t = slot_(name);
   t->set_dtype(dtype == DType::kFloat32 ? activation::v1::DATA_TYPE_FLOAT32
                                         : activation::v1::DATA_TYPE_FLOAT64);
@@ -151,6 +153,9 @@ TensorView ProtoSink::Allocate(absl::string_view name, DType dtype,
     t->mutable_double_data()->Resize(static_cast<int>(n), 0.0);
     data = t->mutable_double_data()->mutable_data();
   }
+  allocate_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
   return {dtype, data, shape};
 }
 

@@ -47,10 +47,13 @@ class ProtoSink final : public OutputSink {
       : encoding_(encoding), slot_(std::move(slot)) {}
   TensorView Allocate(absl::string_view name, DType dtype,
                       const Shape& shape) override;
+  // Time spent in Allocate so far.
+  int64_t allocate_ns() const { return allocate_ns_; }
 
  private:
   Encoding encoding_;
   Slot slot_;
+  int64_t allocate_ns_ = 0;
 };
 
 }  // namespace actd

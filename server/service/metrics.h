@@ -1,0 +1,42 @@
+// Prometheus metrics of the service (prometheus-cpp): requests by method,
+// activation, dtype and code; latency by method and activation; elements and
+// bytes; calls in flight; build info.
+#ifndef ACTD_SERVER_SERVICE_METRICS_H_
+#define ACTD_SERVER_SERVICE_METRICS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace actd {
+
+class Metrics {
+ public:
+  Metrics(const std::string& version, const std::string& isa);
+
+  // Thread-safe.
+  void Record(absl::string_view method, absl::string_view activation,
+              absl::string_view dtype, absl::string_view code, double seconds,
+              int64_t elements, int64_t bytes_in, int64_t bytes_out);
+  prometheus::Gauge& inflight() { return *inflight_; }
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Histogram>* latency_;
+  prometheus::Family<prometheus::Counter>* elements_;
+  prometheus::Family<prometheus::Counter>* bytes_;
+  prometheus::Gauge* inflight_;
+};
+
+}  // namespace actd
+
+#endif  // ACTD_SERVER_SERVICE_METRICS_H_
