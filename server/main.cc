@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -22,6 +21,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "prometheus/exposer.h"
 #include "server/core/compute.h"
+#include "server/core/kernel_table.h"
 #include "server/service/activation_service.h"
 #include "server/service/metrics.h"
 #include "spdlog/pattern_formatter.h"
@@ -38,6 +38,7 @@ struct Flags {
   int port = 50051;
   int threads = 0;
   int compute_threads = 0;
+  std::string isa = "auto";
   std::string log_level = "info";
   std::string log_format = "text";
   bool access_log = false;
@@ -179,6 +180,9 @@ int main(int argc, char** argv) {
           "quota "
           "respected)")
       ->check(CLI::Range(0, 4096));
+  AddFlag(app, "isa", f.isa,
+          "kernel instruction set: auto (the widest this CPU runs), baseline, "
+          "avx2 or avx512");
   AddFlag(app, "log_level", f.log_level,
           "trace, debug, info, warn, error or off")
       ->check(
@@ -229,6 +233,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     credentials = Credentials(f);
+    if (absl::Status s = actd::SelectIsa(f.isa); !s.ok()) {
+      throw CLI::ValidationError("--isa", std::string(s.message()));
+    }
     if (!f.auth_token_file.empty()) {
       options.auth_token = std::string(absl::StripAsciiWhitespace(
           ReadFile(f.auth_token_file, "--auth_token_file")));
@@ -259,7 +266,7 @@ int main(int argc, char** argv) {
   options.compute = &compute;
   options.access_log = f.access_log;
   options.version = ACTD_VERSION;
-  options.isa = Eigen::SimdInstructionSetsInUse();
+  options.isa = actd::Kernels().isa;
 
   std::unique_ptr<actd::Metrics> metrics;
   std::unique_ptr<prometheus::Exposer> exposer;

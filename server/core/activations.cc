@@ -2,10 +2,11 @@
 // per-channel slope): each row pairs an activation's description and properties
 // with its kernels from elementwise.h. Maxout and Dice, which reduce over an
 // axis, have files of their own.
-#include <cstring>
+#include <algorithm>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "server/core/elementwise.h"
+#include "server/core/kernel_table.h"
 #include "server/core/rows.h"
 #include "server/core/validation.h"
 
@@ -36,21 +37,19 @@ void WriteScalar(OutputSink& sink, const char* name, DType dtype, double v) {
 // multiple of every packet width.
 constexpr int64_t kGrain = int64_t{1} << 15;
 
-// Kernel choice of a row. A spec provides
-//   template <typename T, typename Fn> static void With(const ResolvedParams&,
-//   Fn&& fn)
-// which calls fn(kernel) with the kernel for those parameters, and may
-// override:
-struct SpecDefaults {
-  static constexpr const char* kLearnable =
-      nullptr;  // the learnable scalar's name
-  static bool FromOutputValid(const ResolvedParams&) { return true; }
+// How an element-wise row maps its parameters onto a kernel of the table.
+struct KernelChoice {
+  KernelId (*choose)(const ResolvedParams&, KernelArgs*);
+  const char* learnable = nullptr;  // the learnable scalar's name, if any
+  // Whether the kernel's from-output form holds for these arguments (null =
+  // always).
+  bool (*from_output_valid)(const KernelArgs&) = nullptr;
 };
 
-template <typename Spec>
 class Elementwise final : public Activation {
  public:
-  explicit Elementwise(ActivationInfo info) : info_(std::move(info)) {}
+  Elementwise(ActivationInfo info, KernelChoice choice)
+      : info_(std::move(info)), choice_(choice) {}
   const ActivationInfo& info() const override { return info_; }
   absl::Status Validate(const ActivationCall&) const override {
     return absl::OkStatus();
@@ -60,25 +59,29 @@ class Elementwise final : public Activation {
                        OutputSink& sink) const override {
     const TensorView y =
         sink.Allocate("output", call.input.dtype, call.input.shape);
+    KernelArgs args;
+    const KernelId id = choice_.choose(call.params, &args);
     absl::Status status;
     WithType(call.input.dtype, [&](auto tag) {
       using T = decltype(tag);
-      Spec::template With<T>(call.params, [&](const auto& kernel) {
-        const T* x = call.input.as<T>();
-        status = call.compute->ParallelFor(
-            call.input.size(), kGrain,
-            [&](int64_t, int64_t begin, int64_t end) {
-              loops::Forward(kernel, x + begin, y.as<T>() + begin, end - begin);
-            });
-      });
+      const auto forward = Kernels().ops<T>(id).forward;
+      const T* x = call.input.as<T>();
+      status = call.compute->ParallelFor(
+          call.input.size(), kGrain, [&](int64_t, int64_t begin, int64_t end) {
+            forward(args, x + begin, y.as<T>() + begin, end - begin);
+          });
     });
     return status;
   }
 
+  // dx from y when the caller sent y and the kernel has that form, else from x.
   absl::Status Backward(const ActivationCall& call,
                         OutputSink& sink) const override {
     const DType dtype = call.input.dtype;
     const TensorView dx = sink.Allocate("grad_input", dtype, call.input.shape);
+    KernelArgs args;
+    const KernelId id = choice_.choose(call.params, &args);
+    const bool sum = choice_.learnable != nullptr;
     const int64_t n = call.input.size();
     // One partial sum per chunk, added in chunk order: the same bits for any
     // thread count.
@@ -86,125 +89,80 @@ class Elementwise final : public Activation {
     absl::Status status;
     WithType(dtype, [&](auto tag) {
       using T = decltype(tag);
-      Spec::template With<T>(call.params, [&](const auto& kernel) {
-        status = call.compute->ParallelFor(
-            n, kGrain, [&](int64_t chunk, int64_t begin, int64_t end) {
-              partial[chunk] =
-                  BackwardWith<T>(kernel, call, begin, end, dx.as<T>());
-            });
-      });
-      if constexpr (Spec::kLearnable != nullptr) {
+      const ElementwiseOps<T>& ops = Kernels().ops<T>(id);
+      const bool from_output = call.output != nullptr &&
+                               ops.backward_from_output != nullptr &&
+                               (choice_.from_output_valid == nullptr ||
+                                choice_.from_output_valid(args));
+      const auto backward =
+          from_output ? ops.backward_from_output : ops.backward;
+      const T* a = from_output ? call.output->as<T>() : call.input.as<T>();
+      const T* dy = call.grad_output ? call.grad_output->as<T>() : nullptr;
+      status = call.compute->ParallelFor(
+          n, kGrain, [&](int64_t chunk, int64_t begin, int64_t end) {
+            partial[chunk] =
+                backward(args, a + begin, dy ? dy + begin : nullptr,
+                         dx.as<T>() + begin, end - begin, sum);
+          });
+      if (sum) {
         double grad = 0;
         for (double p : partial) grad += p;
-        WriteScalar<T>(sink, Spec::kLearnable, dtype, grad);
+        WriteScalar<T>(sink, choice_.learnable, dtype, grad);
       }
     });
     return status;
   }
 
  private:
-  // dx over [begin, end) from y when the caller sent y and the kernel has that
-  // form, else from x. Returns the sum of the learnable scalar's gradient terms
-  // there.
-  template <typename T, typename Kernel>
-  static double BackwardWith(const Kernel& k, const ActivationCall& call,
-                             int64_t begin, int64_t end, T* dx) {
-    constexpr bool kSum = Spec::kLearnable != nullptr;
-    const T* dy =
-        call.grad_output ? call.grad_output->as<T>() + begin : nullptr;
-    const int64_t n = end - begin;
-    if constexpr (Kernel::kFromOutput) {
-      if (call.output != nullptr && Spec::FromOutputValid(call.params)) {
-        return loops::Backward<kSum>(
-            call.output->as<T>() + begin, dy, dx + begin, n,
-            [&](const auto& y, const auto& g, auto& term) {
-              return k.BackwardFromOutput(y, g, term);
-            });
-      }
-    }
-    return loops::Backward<kSum>(call.input.as<T>() + begin, dy, dx + begin, n,
-                                 [&](const auto& x, const auto& g, auto& term) {
-                                   return k.Backward(x, g, term);
-                                 });
-  }
-
   ActivationInfo info_;
+  KernelChoice choice_;
 };
 
-struct IdentitySpec : SpecDefaults {
-  template <typename T, typename Fn>
-  static void With(const ResolvedParams&, Fn&& fn) {
-    fn(kernels::Identity<T>{});
-  }
-};
-struct SigmoidSpec : SpecDefaults {
-  template <typename T, typename Fn>
-  static void With(const ResolvedParams&, Fn&& fn) {
-    fn(kernels::Sigmoid<T>{});
-  }
-};
-struct TanhSpec : SpecDefaults {
-  template <typename T, typename Fn>
-  static void With(const ResolvedParams&, Fn&& fn) {
-    fn(kernels::Tanh<T>{});
-  }
-};
-struct ReluSpec : SpecDefaults {
-  template <typename T, typename Fn>
-  static void With(const ResolvedParams&, Fn&& fn) {
-    fn(kernels::Relu<T>{});
-  }
-};
-struct EluSpec : SpecDefaults {
-  static constexpr const char* kLearnable = "alpha";
-  template <typename T, typename Fn>
-  static void With(const ResolvedParams& p, Fn&& fn) {
-    fn(kernels::Elu<T>(static_cast<T>(p.Number("alpha")), T(1)));
-  }
-  // dalpha from y is dy·y/alpha, which alpha = 0 leaves undetermined.
-  static bool FromOutputValid(const ResolvedParams& p) {
-    return p.Number("alpha") != 0;
-  }
-};
-struct SeluSpec : SpecDefaults {
-  template <typename T, typename Fn>
-  static void With(const ResolvedParams&, Fn&& fn) {
-    fn(kernels::Elu<T>(static_cast<T>(kSeluAlpha),
-                       static_cast<T>(kSeluLambda)));
-  }
-};
-struct LeakyReluSpec : SpecDefaults {
-  template <typename T, typename Fn>
-  static void With(const ResolvedParams& p, Fn&& fn) {
-    fn(kernels::Leaky<T>(static_cast<T>(p.Number("alpha"))));
-  }
-};
-struct GeluSpec : SpecDefaults {
-  template <typename T, typename Fn>
-  static void With(const ResolvedParams& p, Fn&& fn) {
-    const std::string& form = p.Text("approximate");
-    if (form == "tanh") {
-      fn(kernels::GeluTanh<T>{});
-    } else if (form == "sigmoid") {
-      fn(kernels::Swish<T>(static_cast<T>(1.702)));
-    } else {
-      fn(kernels::GeluErf<T>{});
-    }
-  }
-};
-struct SwishSpec : SpecDefaults {
-  static constexpr const char* kLearnable = "beta";
-  template <typename T, typename Fn>
-  static void With(const ResolvedParams& p, Fn&& fn) {
-    fn(kernels::Swish<T>(static_cast<T>(p.Number("beta"))));
-  }
-};
-struct MishSpec : SpecDefaults {
-  template <typename T, typename Fn>
-  static void With(const ResolvedParams&, Fn&& fn) {
-    fn(kernels::Mish<T>{});
-  }
-};
+KernelChoice Fixed(KernelId (*choose)(const ResolvedParams&, KernelArgs*)) {
+  return {choose};
+}
+
+KernelId ChooseIdentity(const ResolvedParams&, KernelArgs*) {
+  return KernelId::kIdentity;
+}
+KernelId ChooseSigmoid(const ResolvedParams&, KernelArgs*) {
+  return KernelId::kSigmoid;
+}
+KernelId ChooseTanh(const ResolvedParams&, KernelArgs*) {
+  return KernelId::kTanh;
+}
+KernelId ChooseRelu(const ResolvedParams&, KernelArgs*) {
+  return KernelId::kRelu;
+}
+KernelId ChooseMish(const ResolvedParams&, KernelArgs*) {
+  return KernelId::kMish;
+}
+KernelId ChooseElu(const ResolvedParams& p, KernelArgs* args) {
+  args->alpha = p.Number("alpha");
+  return KernelId::kElu;
+}
+KernelId ChooseSelu(const ResolvedParams&, KernelArgs* args) {
+  args->alpha = kSeluAlpha;
+  args->scale = kSeluLambda;
+  return KernelId::kElu;
+}
+KernelId ChooseLeakyRelu(const ResolvedParams& p, KernelArgs* args) {
+  args->alpha = p.Number("alpha");
+  return KernelId::kLeaky;
+}
+KernelId ChooseGelu(const ResolvedParams& p, KernelArgs* args) {
+  const std::string& form = p.Text("approximate");
+  if (form == "tanh") return KernelId::kGeluTanh;
+  if (form == "none") return KernelId::kGeluErf;
+  args->beta = 1.702;  // x·σ(1.702x)
+  return KernelId::kSwish;
+}
+KernelId ChooseSwish(const ResolvedParams& p, KernelArgs* args) {
+  args->beta = p.Number("beta");
+  return KernelId::kSwish;
+}
+// ELU's dalpha from y is dy·y/alpha, which alpha = 0 leaves undetermined.
+bool AlphaNonZero(const KernelArgs& args) { return args.alpha != 0; }
 
 // PReLU: a leaky ReLU whose slope `alpha` is a weight, scalar or one per
 // channel along `channel_axis`. Runs the Leaky kernel over each contiguous run
@@ -238,67 +196,98 @@ class Prelu final : public Activation {
                        OutputSink& sink) const override {
     const TensorView y =
         sink.Allocate("output", call.input.dtype, call.input.shape);
+    const Runs runs = RunsOf(call);
+    absl::Status status;
     WithType(call.input.dtype, [&](auto tag) {
       using T = decltype(tag);
+      const auto forward = Kernels().ops<T>(KernelId::kLeaky).forward;
       const T* x = call.input.as<T>();
-      ForEachRun<T>(call, [&](T a, int64_t offset, int64_t n, int64_t) {
-        loops::Forward(kernels::Leaky<T>(a), x + offset, y.as<T>() + offset, n);
-      });
+      const T* alpha = runs.alpha ? runs.alpha->as<T>() : nullptr;
+      status = call.compute->ParallelFor(
+          runs.count, runs.grain, [&](int64_t, int64_t begin, int64_t end) {
+            for (int64_t r = begin; r < end; ++r) {
+              const int64_t offset = r * runs.length;
+              const int64_t n = std::min(runs.length, runs.total - offset);
+              forward({.alpha = Slope(alpha, runs, r)}, x + offset,
+                      y.as<T>() + offset, n);
+            }
+          });
     });
-    return absl::OkStatus();
+    return status;
   }
 
   absl::Status Backward(const ActivationCall& call,
                         OutputSink& sink) const override {
     const DType dtype = call.input.dtype;
     const TensorView dx = sink.Allocate("grad_input", dtype, call.input.shape);
-    const ConstTensorView* alpha = call.weights.count("alpha")
-                                       ? &call.weights.find("alpha")->second
-                                       : nullptr;
-    const Shape grad_shape = alpha ? alpha->shape : Shape{};
-    const TensorView grad = sink.Allocate("alpha", dtype, grad_shape);
+    const Runs runs = RunsOf(call);
+    const TensorView grad =
+        sink.Allocate("alpha", dtype, runs.alpha ? runs.alpha->shape : Shape{});
+    // Each run's sum of dy·x over x <= 0, then per slope in run order: the
+    // same bits for any thread count.
+    std::vector<double> partial(runs.count, 0.0);
+    absl::Status status;
     WithType(dtype, [&](auto tag) {
       using T = decltype(tag);
-      std::vector<double> sums(grad.size(), 0.0);
+      const auto backward = Kernels().ops<T>(KernelId::kLeaky).backward;
       const T* x = call.input.as<T>();
       const T* dy = call.grad_output ? call.grad_output->as<T>() : nullptr;
-      ForEachRun<T>(call, [&](T a, int64_t offset, int64_t n, int64_t c) {
-        const kernels::Leaky<T> k(a);
-        sums[c] += loops::Backward<true>(
-            x + offset, dy ? dy + offset : nullptr, dx.as<T>() + offset, n,
-            [&](const auto& xv, const auto& g, auto& term) {
-              return k.Backward(xv, g, term);
-            });
-      });
+      const T* alpha = runs.alpha ? runs.alpha->as<T>() : nullptr;
+      status = call.compute->ParallelFor(
+          runs.count, runs.grain, [&](int64_t, int64_t begin, int64_t end) {
+            for (int64_t r = begin; r < end; ++r) {
+              const int64_t offset = r * runs.length;
+              const int64_t n = std::min(runs.length, runs.total - offset);
+              partial[r] = backward({.alpha = Slope(alpha, runs, r)},
+                                    x + offset, dy ? dy + offset : nullptr,
+                                    dx.as<T>() + offset, n, true);
+            }
+          });
+      std::vector<double> sums(grad.size(), 0.0);
+      for (int64_t r = 0; r < runs.count; ++r) {
+        sums[runs.channels > 1 ? r % runs.channels : 0] += partial[r];
+      }
       for (size_t c = 0; c < sums.size(); ++c) {
         grad.as<T>()[c] = static_cast<T>(sums[c]);
       }
     });
-    return absl::OkStatus();
+    return status;
   }
 
  private:
-  // Calls run(slope, offset, count, channel) for each contiguous run of
-  // elements sharing a slope: the whole tensor for a scalar alpha, else each
-  // inner block of each channel.
-  template <typename T, typename Run>
-  static void ForEachRun(const ActivationCall& call, Run&& run) {
+  // The input as consecutive runs of `length` elements sharing one slope: for a
+  // shared alpha, kGrain-sized pieces of the whole tensor; per channel, the
+  // inner blocks, run r having channel r % channels. `grain` runs make a chunk.
+  struct Runs {
+    const ConstTensorView* alpha = nullptr;  // null = the default 0.25
+    int64_t total = 0, length = 1, count = 0, channels = 1, grain = 1;
+  };
+
+  static Runs RunsOf(const ActivationCall& call) {
+    Runs runs;
     auto it = call.weights.find("alpha");
-    if (it == call.weights.end() || it->second.size() == 1) {
-      const T a = it == call.weights.end() ? T(0.25) : *it->second.as<T>();
-      run(a, 0, call.input.size(), 0);
-      return;
+    if (it != call.weights.end()) runs.alpha = &it->second;
+    runs.total = call.input.size();
+    if (runs.alpha == nullptr || runs.alpha->size() == 1) {
+      runs.length = kGrain;
+    } else {
+      const int rank = static_cast<int>(call.input.shape.size());
+      int axis = static_cast<int>(call.params.Number("channel_axis"));
+      if (axis < 0) axis += rank;
+      const AxisSplit s = SplitAround(call.input.shape, axis);
+      runs.length = std::max<int64_t>(1, s.inner);
+      runs.channels = s.channels;
+      runs.grain = std::max<int64_t>(1, kGrain / runs.length);
     }
-    const int rank = static_cast<int>(call.input.shape.size());
-    int axis = static_cast<int>(call.params.Number("channel_axis"));
-    if (axis < 0) axis += rank;
-    const AxisSplit s = SplitAround(call.input.shape, axis);
-    const T* alpha = it->second.as<T>();
-    for (int64_t o = 0; o < s.outer; ++o) {
-      for (int64_t c = 0; c < s.channels; ++c) {
-        run(alpha[c], (o * s.channels + c) * s.inner, s.inner, c);
-      }
-    }
+    runs.count =
+        runs.total == 0 ? 0 : (runs.total + runs.length - 1) / runs.length;
+    return runs;
+  }
+
+  template <typename T>
+  static double Slope(const T* alpha, const Runs& runs, int64_t run) {
+    if (alpha == nullptr) return 0.25;
+    return alpha[runs.channels > 1 ? run % runs.channels : 0];
   }
 
   ActivationInfo info_;
@@ -529,17 +518,17 @@ ActivationInfo IdentityInfo() {
 
 std::vector<const Activation*> ElementwiseActivations() {
   static const auto* rows = new std::vector<const Activation*>{
-      new Elementwise<SigmoidSpec>(SigmoidInfo()),
-      new Elementwise<TanhSpec>(TanhInfo()),
-      new Elementwise<ReluSpec>(ReluInfo()),
-      new Elementwise<EluSpec>(EluInfo()),
-      new Elementwise<SeluSpec>(SeluInfo()),
-      new Elementwise<LeakyReluSpec>(LeakyReluInfo()),
+      new Elementwise(SigmoidInfo(), Fixed(ChooseSigmoid)),
+      new Elementwise(TanhInfo(), Fixed(ChooseTanh)),
+      new Elementwise(ReluInfo(), Fixed(ChooseRelu)),
+      new Elementwise(EluInfo(), {ChooseElu, "alpha", AlphaNonZero}),
+      new Elementwise(SeluInfo(), Fixed(ChooseSelu)),
+      new Elementwise(LeakyReluInfo(), Fixed(ChooseLeakyRelu)),
       new Prelu(PreluInfo()),
-      new Elementwise<GeluSpec>(GeluInfo()),
-      new Elementwise<SwishSpec>(SwishInfo()),
-      new Elementwise<MishSpec>(MishInfo()),
-      new Elementwise<IdentitySpec>(IdentityInfo()),
+      new Elementwise(GeluInfo(), Fixed(ChooseGelu)),
+      new Elementwise(SwishInfo(), {ChooseSwish, "beta"}),
+      new Elementwise(MishInfo(), Fixed(ChooseMish)),
+      new Elementwise(IdentityInfo(), Fixed(ChooseIdentity)),
   };
   return *rows;
 }

@@ -20,10 +20,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include "server/core/kernel_table.h"
 #include "server/core/packet_math.h"
 
 namespace actd {
-
+inline namespace ACTD_ISA {
 namespace kernels {
 
 using pm::PacketOf;
@@ -31,6 +32,7 @@ using pm::PacketOf;
 template <typename T>
 struct Identity {
   using P = PacketOf<T>;
+  explicit Identity(const KernelArgs&) {}
   static constexpr bool kFromOutput = true;
   P Forward(const P& x) const { return x; }
   P Backward(const P&, const P& dy, P&) const { return dy; }
@@ -40,6 +42,7 @@ struct Identity {
 template <typename T>
 struct Relu {
   using P = PacketOf<T>;
+  explicit Relu(const KernelArgs&) {}
   static constexpr bool kFromOutput = true;
   P Forward(const P& x) const {
     return pm::Select(pm::Lt(x, pm::Zero<P>()), pm::Zero<P>(), x);
@@ -61,7 +64,8 @@ struct Leaky {
   static constexpr bool kFromOutput =
       true;  // valid for a ≥ 0 (y > 0 iff x > 0)
   P a;
-  explicit Leaky(T slope) : a(pm::pset1<P>(slope)) {}
+  explicit Leaky(const KernelArgs& args)
+      : a(pm::pset1<P>(static_cast<T>(args.alpha))) {}
   P Forward(const P& x) const {
     return pm::Select(pm::Gt(x, pm::Zero<P>()), x, pm::pmul(a, x));
   }
@@ -85,10 +89,11 @@ struct Elu {
   static constexpr bool kFromOutput =
       true;  // valid for alpha ≥ 0 (y > 0 iff x > 0)
   P scale, scaled_alpha, inv_alpha;
-  Elu(T alpha, T scale_factor)
-      : scale(pm::pset1<P>(scale_factor)),
-        scaled_alpha(pm::pset1<P>(alpha * scale_factor)),
-        inv_alpha(pm::pset1<P>(alpha == 0 ? T(0) : 1 / alpha)) {}
+  explicit Elu(const KernelArgs& args)
+      : scale(pm::pset1<P>(static_cast<T>(args.scale))),
+        scaled_alpha(pm::pset1<P>(static_cast<T>(args.alpha * args.scale))),
+        inv_alpha(pm::pset1<P>(
+            static_cast<T>(args.alpha == 0 ? 0 : 1 / args.alpha))) {}
   P Forward(const P& x) const {
     return pm::Select(pm::Gt(x, pm::Zero<P>()), pm::pmul(scale, x),
                       pm::pmul(scaled_alpha, pm::Expm1(x)));
@@ -113,6 +118,7 @@ struct Elu {
 template <typename T>
 struct Sigmoid {
   using P = PacketOf<T>;
+  explicit Sigmoid(const KernelArgs&) {}
   static constexpr bool kFromOutput = true;
   P Forward(const P& x) const { return pm::Sigmoid(x); }
   P Backward(const P& x, const P& dy, P&) const {
@@ -126,6 +132,7 @@ struct Sigmoid {
 template <typename T>
 struct Tanh {
   using P = PacketOf<T>;
+  explicit Tanh(const KernelArgs&) {}
   static constexpr bool kFromOutput = true;
   P Forward(const P& x) const { return pm::Tanh(x); }
   P Backward(const P& x, const P& dy, P&) const {
@@ -144,7 +151,8 @@ struct Swish {
   using P = PacketOf<T>;
   static constexpr bool kFromOutput = false;
   P beta;
-  explicit Swish(T b) : beta(pm::pset1<P>(b)) {}
+  explicit Swish(const KernelArgs& args)
+      : beta(pm::pset1<P>(static_cast<T>(args.beta))) {}
   P Forward(const P& x) const {
     return pm::TimesVanishing(x, pm::Sigmoid(pm::pmul(beta, x)));
   }
@@ -162,6 +170,7 @@ struct Swish {
 template <typename T>
 struct GeluTanh {
   using P = PacketOf<T>;
+  explicit GeluTanh(const KernelArgs&) {}
   static constexpr bool kFromOutput = false;
   static constexpr double kC = 0.79788456080286535588;  // √(2/π)
   static P TwoU(const P& x) {
@@ -206,6 +215,7 @@ inline P NormalCdf(const P& x) {
 template <typename T>
 struct GeluErf {
   using P = PacketOf<T>;
+  explicit GeluErf(const KernelArgs&) {}
   static constexpr bool kFromOutput = false;
   P Forward(const P& x) const { return pm::TimesVanishing(x, NormalCdf(x)); }
   // dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π).
@@ -223,6 +233,7 @@ struct GeluErf {
 template <typename T>
 struct Mish {
   using P = PacketOf<T>;
+  explicit Mish(const KernelArgs&) {}
   static constexpr bool kFromOutput = false;
   static constexpr double kClamp = 20.0;
   struct Parts {
@@ -322,6 +333,7 @@ double Backward(const T* a, const T* dy, T* dx, int64_t n, const Step& step) {
 }
 
 }  // namespace loops
+}  // namespace ACTD_ISA
 }  // namespace actd
 
 #endif  // ACTD_SERVER_CORE_ELEMENTWISE_H_

@@ -12,7 +12,13 @@
 #include <limits>
 #include <type_traits>
 
-namespace actd::pm {
+#ifndef ACTD_ISA
+#error "the kernels are compiled through kernels_isa.cc, which sets ACTD_ISA"
+#endif
+
+namespace actd {
+inline namespace ACTD_ISA {
+namespace pm {
 
 using namespace Eigen::internal;  // NOLINT: pexp, pmul, pselect, ... read like
                                   // formulas
@@ -166,6 +172,8 @@ inline P ErfcFloat(const P& t) {
   return pselect(Lt(t, Zero<P>()), psub(Set<P>(2.0), tail), tail);
 }
 
-}  // namespace actd::pm
+}  // namespace pm
+}  // namespace ACTD_ISA
+}  // namespace actd
 
 #endif  // ACTD_SERVER_CORE_PACKET_MATH_H_

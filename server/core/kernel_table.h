@@ -1,0 +1,81 @@
+// The element-wise kernels as a table of plain functions, one table per
+// instruction set.
+//
+// kernels_isa.cc is compiled once per instruction set (x86-64 baseline,
+// AVX2+FMA, AVX-512) into its own namespace, each build filling a table; at
+// startup the widest set the CPU supports is chosen (cpuid), unless SelectIsa
+// forces a narrower one. Everything else in the core calls kernels only through
+// Kernels().
+#ifndef ACTD_SERVER_CORE_KERNEL_TABLE_H_
+#define ACTD_SERVER_CORE_KERNEL_TABLE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace actd {
+
+enum class KernelId {
+  kIdentity,
+  kRelu,
+  kLeaky,  // x > 0 ? x : alpha·x                  (leaky_relu, prelu)
+  kElu,    // scale·(x > 0 ? x : alpha·expm1(x))  (elu, selu)
+  kSigmoid,
+  kTanh,
+  kSwish,  // x·σ(beta·x)                          (swish, gelu sigmoid)
+  kGeluTanh,
+  kGeluErf,
+  kMish,
+  kCount
+};
+
+// The scalars a kernel takes; unused ones are ignored.
+struct KernelArgs {
+  double alpha = 0;
+  double scale = 1;
+  double beta = 1;
+};
+
+// One kernel on one dtype. Backward functions return the float64 sum of the
+// kernel's learnable-scalar gradient terms when `sum` is true (0 otherwise); dy
+// == nullptr means ones.
+template <typename T>
+struct ElementwiseOps {
+  void (*forward)(const KernelArgs&, const T* x, T* y, int64_t n) = nullptr;
+  double (*backward)(const KernelArgs&, const T* x, const T* dy, T* dx,
+                     int64_t n, bool sum) = nullptr;
+  // From y instead of x; null when the kernel has no such form.
+  double (*backward_from_output)(const KernelArgs&, const T* y, const T* dy,
+                                 T* dx, int64_t n, bool sum) = nullptr;
+};
+
+struct KernelTable {
+  const char* isa;  // "baseline", "avx2", "avx512"
+  ElementwiseOps<float> f32[static_cast<int>(KernelId::kCount)];
+  ElementwiseOps<double> f64[static_cast<int>(KernelId::kCount)];
+
+  template <typename T>
+  const ElementwiseOps<T>& ops(KernelId id) const {
+    if constexpr (sizeof(T) == 4) {
+      return f32[static_cast<int>(id)];
+    } else {
+      return f64[static_cast<int>(id)];
+    }
+  }
+};
+
+// The table in use. Thread-safe.
+const KernelTable& Kernels();
+// The instruction sets this build has and this CPU runs, narrowest first.
+std::vector<std::string> SupportedIsas();
+// Forces an instruction set ("baseline", "avx2", "avx512", or "auto" for the
+// widest); INVALID_ARGUMENT naming the value when this CPU or build lacks it.
+// Call before serving.
+absl::Status SelectIsa(absl::string_view isa);
+
+}  // namespace actd
+
+#endif  // ACTD_SERVER_CORE_KERNEL_TABLE_H_

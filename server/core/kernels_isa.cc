@@ -1,0 +1,97 @@
+// The element-wise kernels of elementwise.h instantiated for one instruction
+// set, set by the compiler flags this file is built with, and exported as a
+// KernelTable.
+//
+// This file is compiled once per instruction set. So that the builds cannot be
+// mixed up at link time (the linker keeps one copy of each inline function),
+// everything here lives in a namespace named after the set: Eigen's through the
+// macro below, ours through the inline namespace ACTD_ISA in the kernel
+// headers.
+#ifndef ACTD_ISA
+#error "define ACTD_ISA (baseline, avx2, avx512)"
+#endif
+#define ACTD_CONCAT2(a, b) a##b
+#define ACTD_CONCAT(a, b) ACTD_CONCAT2(a, b)
+#define ACTD_STRINGIFY2(a) #a
+#define ACTD_STRINGIFY(a) ACTD_STRINGIFY2(a)
+#define Eigen ACTD_CONCAT(actd_eigen_, ACTD_ISA)
+
+#include "server/core/elementwise.h"
+#include "server/core/kernel_table.h"
+
+namespace actd {
+inline namespace ACTD_ISA {
+namespace {
+
+template <typename T, typename K>
+void Forward(const KernelArgs& a, const T* x, T* y, int64_t n) {
+  loops::Forward(K(a), x, y, n);
+}
+
+template <typename T, typename K>
+double Backward(const KernelArgs& a, const T* x, const T* dy, T* dx, int64_t n,
+                bool sum) {
+  const K k(a);
+  auto step = [&](const auto& xv, const auto& g, auto& term) {
+    return k.Backward(xv, g, term);
+  };
+  return sum ? loops::Backward<true>(x, dy, dx, n, step)
+             : loops::Backward<false>(x, dy, dx, n, step);
+}
+
+template <typename T, typename K>
+double BackwardFromOutput(const KernelArgs& a, const T* y, const T* dy, T* dx,
+                          int64_t n, bool sum) {
+  const K k(a);
+  auto step = [&](const auto& yv, const auto& g, auto& term) {
+    return k.BackwardFromOutput(yv, g, term);
+  };
+  return sum ? loops::Backward<true>(y, dy, dx, n, step)
+             : loops::Backward<false>(y, dy, dx, n, step);
+}
+
+template <typename T, template <typename> class K>
+ElementwiseOps<T> Ops() {
+  ElementwiseOps<T> ops;
+  ops.forward = &Forward<T, K<T>>;
+  ops.backward = &Backward<T, K<T>>;
+  if constexpr (K<T>::kFromOutput) {
+    ops.backward_from_output = &BackwardFromOutput<T, K<T>>;
+  }
+  return ops;
+}
+
+template <typename T>
+void Fill(ElementwiseOps<T>* ops) {
+  auto at = [&](KernelId id) -> ElementwiseOps<T>& {
+    return ops[static_cast<int>(id)];
+  };
+  at(KernelId::kIdentity) = Ops<T, kernels::Identity>();
+  at(KernelId::kRelu) = Ops<T, kernels::Relu>();
+  at(KernelId::kLeaky) = Ops<T, kernels::Leaky>();
+  at(KernelId::kElu) = Ops<T, kernels::Elu>();
+  at(KernelId::kSigmoid) = Ops<T, kernels::Sigmoid>();
+  at(KernelId::kTanh) = Ops<T, kernels::Tanh>();
+  at(KernelId::kSwish) = Ops<T, kernels::Swish>();
+  at(KernelId::kGeluTanh) = Ops<T, kernels::GeluTanh>();
+  at(KernelId::kGeluErf) = Ops<T, kernels::GeluErf>();
+  at(KernelId::kMish) = Ops<T, kernels::Mish>();
+}
+
+KernelTable Build() {
+  KernelTable t;
+  t.isa = ACTD_STRINGIFY(ACTD_ISA);
+  Fill<float>(t.f32);
+  Fill<double>(t.f64);
+  return t;
+}
+
+}  // namespace
+
+const KernelTable& Table() {
+  static const KernelTable table = Build();
+  return table;
+}
+
+}  // namespace ACTD_ISA
+}  // namespace actd
