@@ -1,0 +1,343 @@
+// actbench: throughput of every activation kernel, through the same registry
+// the service uses.
+//
+// Benchmarks are named <variant>/<direction>/<dtype>/<elements>/<workers> with
+// items_per_second = elements per second; inputs are normals scaled by 3 (never
+// zeros). `memcpy/<dtype>/...` is the memory-bandwidth reference (it moves the
+// same bytes as a unary kernel). When built with oneDNN (libdnnl-dev
+// installed), `onednn/...` runs its eltwise primitive on the same inputs in the
+// same run, and our float32 one-worker benchmarks report `vs_onednn`, their
+// throughput divided by oneDNN's (measured once per case, median of 15 runs).
+//
+// Extra flag: --isa=auto|baseline|avx2|avx512 (before Google Benchmark's own
+// flags).
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/core/activation.h"
+#include "server/core/kernel_table.h"
+
+#ifdef ACTD_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace actd {
+namespace {
+
+// Reuses its buffers from one iteration to the next, so only the kernels are
+// timed.
+class ReusedSink final : public OutputSink {
+ public:
+  TensorView Allocate(absl::string_view name, DType dtype,
+                      const Shape& shape) override {
+    std::vector<std::byte>& b = buffers_[std::string(name)];
+    b.resize(NumElements(shape) * DTypeSize(dtype));
+    return {dtype, b.data(), shape};
+  }
+  const std::byte* Data(const std::string& name) {
+    return buffers_[name].data();
+  }
+
+ private:
+  std::map<std::string, std::vector<std::byte>> buffers_;
+};
+
+// Normal(0, 3) values, made once per dtype and size.
+template <typename T>
+const std::vector<T>& Inputs(int64_t n, int seed) {
+  static std::map<std::pair<int64_t, int>, std::vector<T>> cache;
+  auto [it, fresh] = cache.try_emplace({n, seed});
+  if (fresh) {
+    std::mt19937_64 gen(seed);
+    std::normal_distribution<double> normal(0.0, 3.0);
+    it->second.resize(n);
+    for (T& v : it->second) {
+      do v = static_cast<T>(normal(gen));
+      while (v == 0);
+    }
+  }
+  return it->second;
+}
+
+struct Variant {
+  std::string name;        // benchmark name
+  std::string activation;  // registry name
+  ParamMap params;
+  // Input shape for n elements, and the weights to pass (filled per dtype).
+  Shape (*shape)(int64_t n) = nullptr;  // null = [n]
+  const char* onednn = nullptr;  // oneDNN's counterpart, if it has one
+};
+
+std::vector<Variant> Variants() {
+  auto channels64 = [](int64_t n) { return Shape{1, 64, n / 64}; };
+  auto rows64 = [](int64_t n) { return Shape{n / 64, 64}; };
+  return {
+      {"identity", "identity", {}},
+      {"relu", "relu", {}, {}, "relu"},
+      {"leaky_relu", "leaky_relu", {}, {}, "leaky_relu"},
+      {"prelu", "prelu", {}, channels64},
+      {"elu", "elu", {}, {}, "elu"},
+      {"selu", "selu", {}},
+      {"sigmoid", "sigmoid", {}, {}, "sigmoid"},
+      {"tanh", "tanh", {}, {}, "tanh"},
+      {"gelu", "gelu", {}, {}, "gelu_erf"},
+      {"gelu_tanh",
+       "gelu",
+       {{"approximate", std::string("tanh")}},
+       {},
+       "gelu_tanh"},
+      {"gelu_sigmoid", "gelu", {{"approximate", std::string("sigmoid")}}},
+      {"swish", "swish", {}, {}, "swish"},
+      {"mish", "mish", {}, {}, "mish"},
+      {"maxout", "maxout", {}},
+      {"dice", "dice", {}, rows64},
+  };
+}
+
+enum class Direction { kForward, kBackward, kBackwardFromOutput };
+const char* DirectionName(Direction d) {
+  return d == Direction::kForward    ? "forward"
+         : d == Direction::kBackward ? "backward"
+                                     : "backward_from_output";
+}
+
+#ifdef ACTD_HAVE_DNNL
+// Median seconds of oneDNN's eltwise on the same input, one run of fwd or bwd.
+struct OneDnn {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+
+  static dnnl::algorithm Algorithm(const std::string& name, float* alpha) {
+    *alpha = 0;
+    if (name == "relu") return dnnl::algorithm::eltwise_relu;
+    if (name == "leaky_relu")
+      return *alpha = 0.01f, dnnl::algorithm::eltwise_relu;
+    if (name == "elu") return *alpha = 1, dnnl::algorithm::eltwise_elu;
+    if (name == "tanh") return dnnl::algorithm::eltwise_tanh;
+    if (name == "sigmoid") return dnnl::algorithm::eltwise_logistic;
+    if (name == "gelu_tanh") return dnnl::algorithm::eltwise_gelu_tanh;
+    if (name == "gelu_erf") return dnnl::algorithm::eltwise_gelu_erf;
+    if (name == "swish") return *alpha = 1, dnnl::algorithm::eltwise_swish;
+    return dnnl::algorithm::eltwise_mish;
+  }
+
+  // Returns a callable running one pass.
+  std::function<void()> Prepare(const std::string& name, bool backward,
+                                const float* x, const float* dy, int64_t n) {
+    float alpha;
+    const dnnl::algorithm alg = Algorithm(name, &alpha);
+    dnnl::memory::desc md({n}, dnnl::memory::data_type::f32,
+                          dnnl::memory::format_tag::a);
+    auto src =
+        std::make_shared<dnnl::memory>(md, engine, const_cast<float*>(x));
+    auto dst = std::make_shared<dnnl::memory>(md, engine);
+    auto ddst =
+        std::make_shared<dnnl::memory>(md, engine, const_cast<float*>(dy));
+    auto dsrc = std::make_shared<dnnl::memory>(md, engine);
+    auto fpd = dnnl::eltwise_forward::primitive_desc(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, alg, md,
+                                    alpha, 0),
+        engine);
+    if (!backward) {
+      auto fwd = std::make_shared<dnnl::eltwise_forward>(fpd);
+      return [=, this] {
+        fwd->execute(stream, {{DNNL_ARG_SRC, *src}, {DNNL_ARG_DST, *dst}});
+        stream.wait();
+      };
+    }
+    auto bpd = dnnl::eltwise_backward::primitive_desc(
+        dnnl::eltwise_backward::desc(alg, md, md, alpha, 0), engine, fpd);
+    auto bwd = std::make_shared<dnnl::eltwise_backward>(bpd);
+    return [=, this] {
+      bwd->execute(stream, {{DNNL_ARG_SRC, *src},
+                            {DNNL_ARG_DIFF_DST, *ddst},
+                            {DNNL_ARG_DIFF_SRC, *dsrc}});
+      stream.wait();
+    };
+  }
+
+  double MedianSeconds(const std::string& name, bool backward, int64_t n) {
+    static std::map<std::string, double> cache;
+    const std::string key =
+        name + (backward ? "/b/" : "/f/") + std::to_string(n);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    auto run = Prepare(name, backward, Inputs<float>(n, 1).data(),
+                       Inputs<float>(n, 2).data(), n);
+    for (int i = 0; i < 3; ++i) run();
+    std::vector<double> t;
+    for (int i = 0; i < 15; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      run();
+      t.push_back(std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - start)
+                      .count());
+    }
+    std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+    return cache[key] = t[t.size() / 2];
+  }
+};
+OneDnn& Dnnl() {
+  static OneDnn* d = new OneDnn();
+  return *d;
+}
+#endif
+
+template <typename T>
+void RunActivation(benchmark::State& state, const Variant& v, Direction dir,
+                   int64_t n, int workers) {
+  const DType dtype = sizeof(T) == 4 ? DType::kFloat32 : DType::kFloat64;
+  const Shape shape = v.shape ? v.shape(n) : Shape{n};
+  const std::vector<T>& x = Inputs<T>(n, 1);
+  const std::vector<T>& dy_all = Inputs<T>(n, 2);
+  ComputeContext pool(workers);
+  const ComputeContext call = pool.ForCall(nullptr);
+
+  ActivationRequest request;
+  request.name = v.activation;
+  request.params = &v.params;
+  request.input = {dtype, x.data(), shape};
+  request.compute = &call;
+  std::vector<T> alpha(64, T(0.25));
+  if (v.activation == "prelu") {
+    request.weights.emplace("alpha",
+                            ConstTensorView{dtype, alpha.data(), {64}});
+  }
+
+  ReusedSink sink;
+  if (absl::Status s = RunForward(request, sink); !s.ok()) {
+    state.SkipWithError(std::string(s.message()).c_str());
+    return;
+  }
+  const Activation* act = FindActivation(v.activation);
+  // grad_output and output have y's shape (maxout halves the last axis).
+  const Shape y_shape = act->info().name == "maxout" ? Shape{n / 2} : shape;
+  std::vector<T> y(NumElements(y_shape));
+  std::memcpy(y.data(), sink.Data("output"), y.size() * sizeof(T));
+  const ConstTensorView dy_view{dtype, dy_all.data(), y_shape};
+  const ConstTensorView y_view{dtype, y.data(), y_shape};
+  if (dir != Direction::kForward) request.grad_output = &dy_view;
+  if (dir == Direction::kBackwardFromOutput) request.output = &y_view;
+
+  for (auto _ : state) {
+    absl::Status s = dir == Direction::kForward ? RunForward(request, sink)
+                                                : RunBackward(request, sink);
+    benchmark::DoNotOptimize(s);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+#ifdef ACTD_HAVE_DNNL
+  if (v.onednn && sizeof(T) == 4 && workers == 1 &&
+      dir != Direction::kBackwardFromOutput) {
+    const double theirs =
+        n / Dnnl().MedianSeconds(v.onednn, dir != Direction::kForward, n);
+    const double ours = static_cast<double>(state.iterations()) * n;
+    state.counters["vs_onednn"] =
+        benchmark::Counter(ours / theirs, benchmark::Counter::kIsRate);
+  }
+#endif
+}
+
+void RegisterAll() {
+  const std::vector<int64_t> sizes = {4096, 1 << 20, 1 << 24};
+  const int cores =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<int> workers = {1};
+  if (cores > 1) workers.push_back(cores);
+  static const std::vector<Variant> variants = Variants();
+  for (const Variant& v : variants) {
+    const ActivationInfo& info = FindActivation(v.activation)->info();
+    std::vector<Direction> dirs = {Direction::kForward, Direction::kBackward};
+    if (info.backward_from_output)
+      dirs.push_back(Direction::kBackwardFromOutput);
+    for (Direction dir : dirs) {
+      for (const char* dt : {"f32", "f64"}) {
+        for (int64_t n : sizes) {
+          for (int w : workers) {
+            const std::string name = v.name + "/" + DirectionName(dir) + "/" +
+                                     dt + "/" + std::to_string(n) + "/" +
+                                     std::to_string(w);
+            const bool f32 = std::string(dt) == "f32";
+            benchmark::RegisterBenchmark(
+                name.c_str(),
+                [&v, dir, n, w, f32](benchmark::State& s) {
+                  f32 ? RunActivation<float>(s, v, dir, n, w)
+                      : RunActivation<double>(s, v, dir, n, w);
+                })
+                ->UseRealTime();
+          }
+        }
+      }
+    }
+  }
+  for (int64_t n : sizes) {
+    for (const char* dt : {"f32", "f64"}) {
+      const size_t bytes = n * (std::string(dt) == "f32" ? 4 : 8);
+      benchmark::RegisterBenchmark(
+          ("memcpy/" + std::string(dt) + "/" + std::to_string(n) + "/1")
+              .c_str(),
+          [bytes, n](benchmark::State& s) {
+            std::vector<char> from(bytes, 1), to(bytes);
+            for (auto _ : s) {
+              std::memcpy(to.data(), from.data(), bytes);
+              benchmark::ClobberMemory();
+            }
+            s.SetItemsProcessed(s.iterations() * n);
+          })
+          ->UseRealTime();
+    }
+  }
+#ifdef ACTD_HAVE_DNNL
+  for (const Variant& v : variants) {
+    if (!v.onednn) continue;
+    for (bool backward : {false, true}) {
+      for (int64_t n : sizes) {
+        const std::string name = "onednn/" + v.name +
+                                 (backward ? "/backward" : "/forward") +
+                                 "/f32/" + std::to_string(n) + "/1";
+        benchmark::RegisterBenchmark(name.c_str(), [&v, backward,
+                                                    n](benchmark::State& s) {
+          auto run =
+              Dnnl().Prepare(v.onednn, backward, Inputs<float>(n, 1).data(),
+                             Inputs<float>(n, 2).data(), n);
+          for (auto _ : s) run();
+          s.SetItemsProcessed(s.iterations() * n);
+        })->UseRealTime();
+      }
+    }
+  }
+#endif
+}
+
+}  // namespace
+}  // namespace actd
+
+int main(int argc, char** argv) {
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--isa=", 0) == 0) {
+      if (absl::Status s = actd::SelectIsa(a.substr(6)); !s.ok()) {
+        fprintf(stderr, "actbench: %s\n", std::string(s.message()).c_str());
+        return 2;
+      }
+      continue;
+    }
+    args.push_back(argv[i]);
+  }
+  int n = static_cast<int>(args.size());
+  actd::RegisterAll();
+  benchmark::Initialize(&n, args.data());
+  benchmark::AddCustomContext("isa", actd::Kernels().isa);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
