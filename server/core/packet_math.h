@@ -86,22 +86,23 @@ inline P Exp(const P& x) {
   return y;
 }
 
-// e^x - 1 with relative precision near 0. Eigen has a packet expm1 for float
-// only; for double, Kahan's trick (u = e^x; (u - 1)·x/log(u)) corrects the
-// cancellation of u - 1 to a few ulp.
+// e^x - 1 with relative precision near 0: for |x| < 1/2 its Taylor series (to
+// x^8/8! in float, x^16/16! in double: the first omitted term is below 1e-8
+// resp. 1e-19 relative), elsewhere e^x - 1, where |e^x - 1| > 0.39 so the
+// subtraction costs under 2 ulp. Both forms are computed for every lane; no
+// log, unlike Eigen's generic expm1.
 template <typename P>
 inline P Expm1(const P& x) {
-  if constexpr (std::is_same_v<ScalarOf<P>, float>) {
-    return pexpm1(x);
-  } else {
-    const P u = pexp(x);
-    const P um1 = psub(u, One<P>());
-    P r = pmul(um1, pdiv(x, plog(u)));
-    r = pselect(pcmp_eq(u, One<P>()), x, r);
-    r = pselect(pcmp_eq(um1, Set<P>(-1.0)), um1, r);
-    return pselect(pcmp_eq(u, Set<P>(std::numeric_limits<double>::infinity())),
-                   u, r);
-  }
+  constexpr int kDegree = std::is_same_v<ScalarOf<P>, float> ? 8 : 16;
+  double inv_factorial[kDegree + 1];
+  inv_factorial[0] = 1;
+  for (int k = 1; k <= kDegree; ++k)
+    inv_factorial[k] = inv_factorial[k - 1] / k;
+  P poly = Set<P>(inv_factorial[kDegree]);
+  for (int k = kDegree - 1; k >= 2; --k)
+    poly = pmadd(poly, x, Set<P>(inv_factorial[k]));
+  const P series = pmadd(pmul(x, x), poly, x);
+  return pselect(Lt(pabs(x), Set<P>(0.5)), series, psub(Exp(x), One<P>()));
 }
 
 // σ(x) and σ(-x) from e = e^{-|x|}: σ(|x|) = 1/(1+e), σ(-|x|) = e/(1+e). No
