@@ -237,22 +237,23 @@ struct Mish {
   static constexpr bool kFromOutput = false;
   static constexpr double kClamp = 20.0;
   struct Parts {
-    P t, one_minus_t2;
+    P e, t, one_minus_t2;
   };
   static Parts Split(const P& x) {
     const P e = pm::Exp(pm::pmin(x, pm::Set<P>(kClamp)));
     const P n = pm::pmul(e, pm::padd(e, pm::Set<P>(2.0)));
     const P inv = pm::pdiv(pm::One<P>(), pm::padd(n, pm::Set<P>(2.0)));
-    return {pm::pmul(n, inv),
+    return {e, pm::pmul(n, inv),
             pm::pmul(pm::Set<P>(4.0),
                      pm::pmul(pm::padd(n, pm::One<P>()), pm::pmul(inv, inv)))};
   }
   P Forward(const P& x) const { return pm::TimesVanishing(x, Split(x).t); }
-  // dx = t + x·σ(x)·(1 - t²); exactly 1 beyond the clamp, t at -inf.
+  // dx = t + x·σ(x)·(1 - t²), σ(x) = e/(1 + e) from the same e (no cancellation
+  // below the clamp); exactly 1 beyond the clamp, t at -inf.
   P Backward(const P& x, const P& dy, P&) const {
     const Parts p = Split(x);
-    const P slope =
-        pm::TimesVanishing(x, pm::pmul(pm::Sigmoid(x), p.one_minus_t2));
+    const P sigmoid = pm::pdiv(p.e, pm::padd(pm::One<P>(), p.e));
+    const P slope = pm::TimesVanishing(x, pm::pmul(sigmoid, p.one_minus_t2));
     const P d = pm::Select(pm::Gt(x, pm::Set<P>(kClamp)), pm::One<P>(),
                            pm::padd(p.t, slope));
     return pm::pmul(dy, d);

@@ -70,20 +70,55 @@ inline P TimesVanishing(const P& a, const P& vanishing) {
   return pselect(IsZero(vanishing), Zero<P>(), pmul(a, vanishing));
 }
 
-// e^x to the last subnormal. Eigen 3.4's pexp clamps its argument at about
-// -88.7 (float) and -709 (double) and returns a constant below; there e^x =
-// (e^{x/2})², which stays exact to ~2 ulp of the subnormal result and reaches 0
-// at -inf. The second exp runs only when a lane needs it.
+// e^x for float32, in the whole float range down to the last subnormal. Cephes'
+// polynomial (as in Eigen, ~1 ulp) on r = x - m·ln2, then 2^m applied as two
+// exact power-of-two factors built from exponent bits, so results that are
+// subnormal or overflow round once, correctly, and no clamp or slow ldexp is
+// needed: e^x = 0 below -104, inf above 88.72, NaN kept.
+template <typename P>
+inline P ExpFloat(const P& x_in) {
+  using PI = typename unpacket_traits<P>::integer_packet;
+  const P x = pmax(pmin(x_in, Set<P>(89.0)), Set<P>(-104.0));
+  const P m = pfloor(pmadd(x, Set<P>(1.44269504088896341), Set<P>(0.5)));
+  P r = pmadd(m, Set<P>(-0.693359375), x);
+  r = pmadd(m, Set<P>(2.12194440e-4), r);
+  const P r2 = pmul(r, r);
+  const P r3 = pmul(r2, r);
+  P y = pmadd(Set<P>(1.9875691500E-4), r, Set<P>(1.3981999507E-3));
+  P y1 = pmadd(Set<P>(4.1665795894E-2), r, Set<P>(1.6666665459E-1));
+  const P y2 = padd(r, One<P>());
+  y = pmadd(y, r, Set<P>(8.3334519073E-3));
+  y1 = pmadd(y1, r, Set<P>(5.0000001201E-1));
+  y = pmadd(y, r3, y1);
+  y = pmadd(y, r2, y2);
+  // m in [-150, 128]: 2^m = 2^(m>>1) · 2^(m - (m>>1)), each factor a normal
+  // float.
+  const PI mi = pcast<P, PI>(m);
+  const PI m1 = parithmetic_shift_right<1>(mi);
+  const PI bias = pset1<PI>(127);
+  const P s1 = preinterpret<P>(plogical_shift_left<23>(padd(m1, bias)));
+  const P s2 =
+      preinterpret<P>(plogical_shift_left<23>(padd(psub(mi, m1), bias)));
+  return pselect(pcmp_eq(x_in, x_in), pmul(pmul(y, s1), s2), x_in);
+}
+
+// e^x to the last subnormal, exactly 0 at -inf. float32 uses ExpFloat. For
+// float64, Eigen's pexp clamps its argument near -709 and returns a constant
+// below; there e^x = (e^{x/2})² (exact to ~2 ulp of the subnormal result); that
+// second exp runs only when a lane needs it.
 template <typename P>
 inline P Exp(const P& x) {
-  constexpr double kClamp = std::is_same_v<ScalarOf<P>, float> ? -87.0 : -708.0;
-  P y = pexp(x);
-  const P low = Lt(x, Set<P>(kClamp));
-  if (predux_any(low)) {
-    const P h = pexp(pmul(x, Set<P>(0.5)));
-    y = pselect(low, pmul(h, h), y);
+  if constexpr (std::is_same_v<ScalarOf<P>, float>) {
+    return ExpFloat(x);
+  } else {
+    P y = pexp(x);
+    const P low = Lt(x, Set<P>(-708.0));
+    if (predux_any(low)) {
+      const P h = pexp(pmul(x, Set<P>(0.5)));
+      y = pselect(low, pmul(h, h), y);
+    }
+    return y;
   }
-  return y;
 }
 
 // e^x - 1 with relative precision near 0: for |x| < 1/2 its Taylor series (to
