@@ -7,9 +7,11 @@
 // Statistics are two-pass (mean, then centred squares) and accumulated in
 // float64, and the per-element arithmetic runs in float64 too, so float32
 // results are correctly rounded to within a few ulp whatever the batch size.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/rows.h"
 #include "server/core/validation.h"
@@ -17,10 +19,47 @@
 namespace actd {
 namespace {
 
-double Sigmoid(double z) {
+// σ(z) and σ(-z) from one exp, each with relative precision.
+struct Sigmoids {
+  double p, q;
+};
+Sigmoids SigmoidPair(double z) {
   const double e = std::exp(-std::abs(z));
-  return z >= 0 ? 1 / (1 + e) : e / (1 + e);
+  const double big = 1 / (1 + e), small = e * big;
+  return z >= 0 ? Sigmoids{big, small} : Sigmoids{small, big};
 }
+
+// Elements per chunk of the compute pool.
+constexpr int64_t kGrain = int64_t{1} << 15;
+
+// Per-channel sums, one set per chunk, added in chunk order at the end so that
+// the result does not depend on the thread count.
+class ChannelSums {
+ public:
+  ChannelSums(int64_t chunks, int64_t channels, int kinds)
+      : channels_(channels),
+        kinds_(kinds),
+        data_(chunks * channels * kinds, 0.0) {}
+  double* at(int64_t chunk, int kind) {
+    return &data_[(chunk * kinds_ + kind) * channels_];
+  }
+  std::vector<double> Total(int kind) const {
+    std::vector<double> total(channels_, 0.0);
+    const int64_t chunks =
+        channels_ == 0 ? 0 : data_.size() / (channels_ * kinds_);
+    for (int64_t k = 0; k < chunks; ++k) {
+      for (int64_t c = 0; c < channels_; ++c) {
+        total[c] += data_[(k * kinds_ + kind) * channels_ + c];
+      }
+    }
+    return total;
+  }
+
+ private:
+  int64_t channels_;
+  int kinds_;
+  std::vector<double> data_;
+};
 
 // Per-channel constants of one call.
 struct Channels {
@@ -125,34 +164,41 @@ class Dice final : public Activation {
 
   absl::Status Forward(const ActivationCall& call,
                        OutputSink& sink) const override {
-    if (call.input.dtype == DType::kFloat32) {
-      ForwardT<float>(call, sink);
-    } else {
-      ForwardT<double>(call, sink);
-    }
-    return absl::OkStatus();
+    return call.input.dtype == DType::kFloat32 ? ForwardT<float>(call, sink)
+                                               : ForwardT<double>(call, sink);
   }
 
   absl::Status Backward(const ActivationCall& call,
                         OutputSink& sink) const override {
-    if (call.input.dtype == DType::kFloat32) {
-      BackwardT<float>(call, sink);
-    } else {
-      BackwardT<double>(call, sink);
-    }
-    return absl::OkStatus();
+    return call.input.dtype == DType::kFloat32 ? BackwardT<float>(call, sink)
+                                               : BackwardT<double>(call, sink);
   }
 
  private:
-  // Calls f(index, channel) for every element in memory order.
+  // Calls f(chunk, index, channel) for every element, in memory order within a
+  // chunk of outer rows; chunks run on the compute pool. Returns the stop
+  // check's status.
   template <typename F>
-  static void ForEach(const AxisSplit& s, F&& f) {
-    int64_t i = 0;
-    for (int64_t o = 0; o < s.outer; ++o) {
-      for (int64_t c = 0; c < s.channels; ++c) {
-        for (int64_t j = 0; j < s.inner; ++j) f(i++, c);
-      }
-    }
+  static absl::Status ForEach(const ActivationCall& call, const AxisSplit& s,
+                              F&& f) {
+    const int64_t row = s.channels * s.inner;
+    return call.compute->ParallelFor(
+        row == 0 ? 0 : s.outer,
+        std::max<int64_t>(1, kGrain / std::max<int64_t>(1, row)),
+        [&](int64_t chunk, int64_t begin, int64_t end) {
+          int64_t i = begin * row;
+          for (int64_t o = begin; o < end; ++o) {
+            for (int64_t c = 0; c < s.channels; ++c) {
+              for (int64_t j = 0; j < s.inner; ++j) f(chunk, i++, c);
+            }
+          }
+        });
+  }
+  static int64_t Chunks(const AxisSplit& s) {
+    const int64_t row = s.channels * s.inner;
+    if (row == 0) return 0;
+    const int64_t grain = std::max<int64_t>(1, kGrain / row);
+    return (s.outer + grain - 1) / grain;
   }
 
   template <typename T>
@@ -166,7 +212,7 @@ class Dice final : public Activation {
   }
 
   template <typename T>
-  static Channels Statistics(const ActivationCall& call) {
+  static absl::StatusOr<Channels> Statistics(const ActivationCall& call) {
     Channels ch;
     int axis = static_cast<int>(call.params.Number("axis"));
     if (axis < 0) axis += static_cast<int>(call.input.shape.size());
@@ -176,14 +222,20 @@ class Dice final : public Activation {
     if (call.params.Flag("training")) {
       const T* x = call.input.as<T>();
       const double n = static_cast<double>(ch.split.outer * ch.split.inner);
-      ch.mean.assign(C, 0.0);
-      ch.var.assign(C, 0.0);
-      ForEach(ch.split, [&](int64_t i, int64_t c) { ch.mean[c] += x[i]; });
+      ChannelSums sums(Chunks(ch.split), C, 1);
+      absl::Status s = ForEach(
+          call, ch.split,
+          [&](int64_t k, int64_t i, int64_t c) { sums.at(k, 0)[c] += x[i]; });
+      if (!s.ok()) return s;
+      ch.mean = sums.Total(0);
       for (double& m : ch.mean) m /= n;
-      ForEach(ch.split, [&](int64_t i, int64_t c) {
+      ChannelSums squares(Chunks(ch.split), C, 1);
+      s = ForEach(call, ch.split, [&](int64_t k, int64_t i, int64_t c) {
         const double d = x[i] - ch.mean[c];
-        ch.var[c] += d * d;
+        squares.at(k, 0)[c] += d * d;
       });
+      if (!s.ok()) return s;
+      ch.var = squares.Total(0);
       for (double& v : ch.var) v /= n;
     } else {
       ch.mean = Weight<T>(call, "running_mean", C);
@@ -197,14 +249,17 @@ class Dice final : public Activation {
   }
 
   template <typename T>
-  static void ForwardT(const ActivationCall& call, OutputSink& sink) {
-    const Channels ch = Statistics<T>(call);
+  static absl::Status ForwardT(const ActivationCall& call, OutputSink& sink) {
+    absl::StatusOr<Channels> stats = Statistics<T>(call);
+    if (!stats.ok()) return stats.status();
+    const Channels& ch = *stats;
     const T* x = call.input.as<T>();
     T* y = sink.Allocate("output", call.input.dtype, call.input.shape).as<T>();
-    ForEach(ch.split, [&](int64_t i, int64_t c) {
-      const double p = Sigmoid((x[i] - ch.mean[c]) * ch.inv_r[c]);
-      y[i] = static_cast<T>(x[i] * (ch.alpha[c] + (1 - ch.alpha[c]) * p));
-    });
+    absl::Status s =
+        ForEach(call, ch.split, [&](int64_t, int64_t i, int64_t c) {
+          const double p = SigmoidPair((x[i] - ch.mean[c]) * ch.inv_r[c]).p;
+          y[i] = static_cast<T>(x[i] * (ch.alpha[c] + (1 - ch.alpha[c]) * p));
+        });
     if (call.params.Flag("training")) {
       const Shape shape = {ch.split.channels};
       T* mean = sink.Allocate("batch_mean", call.input.dtype, shape).as<T>();
@@ -214,50 +269,66 @@ class Dice final : public Activation {
         var[c] = static_cast<T>(ch.var[c]);
       }
     }
+    return s;
   }
 
   template <typename T>
-  static void BackwardT(const ActivationCall& call, OutputSink& sink) {
-    const Channels ch = Statistics<T>(call);
+  static absl::Status BackwardT(const ActivationCall& call, OutputSink& sink) {
+    absl::StatusOr<Channels> stats = Statistics<T>(call);
+    if (!stats.ok()) return stats.status();
+    const Channels& ch = *stats;
     const int64_t C = ch.split.channels;
     const T* x = call.input.as<T>();
     const T* dy = call.grad_output ? call.grad_output->as<T>() : nullptr;
     T* dx =
         sink.Allocate("grad_input", call.input.dtype, call.input.shape).as<T>();
     const bool training = call.params.Flag("training");
-    // With z = (x-μ)/r and p = σ(z): g = dy·x·(1-α)·p·(1-p) is dL/dz.
-    std::vector<double> sum_g(C, 0.0), sum_gz(C, 0.0), dalpha(C, 0.0);
-    auto element = [&](int64_t i, int64_t c, double* z_out, double* g_out) {
-      const double z = (x[i] - ch.mean[c]) * ch.inv_r[c];
-      const double p = Sigmoid(z), q = Sigmoid(-z);
-      const double g_up = dy ? dy[i] : 1.0;
-      *z_out = z;
-      *g_out = g_up * x[i] * (1 - ch.alpha[c]) * p * q;
-      return g_up * (ch.alpha[c] + (1 - ch.alpha[c]) * p);
+    // Per element, with z = (x-μ)/r, p = σ(z), q = σ(-z): g = dy·x·(1-α)·p·q is
+    // dL/dz, `direct` = dy·(α + (1-α)p) the derivative through x alone, dL/dα =
+    // dy·x·q.
+    struct Terms {
+      double z, g, direct, dalpha;
     };
-    ForEach(ch.split, [&](int64_t i, int64_t c) {
-      double z, g;
-      const double direct = element(i, c, &z, &g);
-      const double g_up = dy ? dy[i] : 1.0;
-      dalpha[c] += g_up * x[i] * Sigmoid(-z);
-      if (training) {
-        sum_g[c] += g;
-        sum_gz[c] += g * z;
-      } else {
-        dx[i] = static_cast<T>(direct + g * ch.inv_r[c]);
-      }
-    });
+    auto terms = [&](int64_t i, int64_t c) {
+      const double z = (x[i] - ch.mean[c]) * ch.inv_r[c];
+      const Sigmoids s = SigmoidPair(z);
+      const double up = dy ? dy[i] : 1.0;
+      const double a = ch.alpha[c];
+      return Terms{z, up * x[i] * (1 - a) * s.p * s.q, up * (a + (1 - a) * s.p),
+                   up * x[i] * s.q};
+    };
+    enum Kind { kG, kGz, kAlpha };
+    ChannelSums sums(Chunks(ch.split), C, 3);
+    absl::Status s =
+        ForEach(call, ch.split, [&](int64_t k, int64_t i, int64_t c) {
+          const Terms t = terms(i, c);
+          sums.at(k, kAlpha)[c] += t.dalpha;
+          if (training) {
+            sums.at(k, kG)[c] += t.g;
+            sums.at(k, kGz)[c] += t.g * t.z;
+          } else {
+            dx[i] = static_cast<T>(t.direct + t.g * ch.inv_r[c]);
+          }
+        });
+    if (!s.ok()) return s;
     if (training) {
       const double n = static_cast<double>(ch.split.outer * ch.split.inner);
-      ForEach(ch.split, [&](int64_t i, int64_t c) {
-        double z, g;
-        const double direct = element(i, c, &z, &g);
+      std::vector<double> mean_g = sums.Total(kG), mean_gz = sums.Total(kGz);
+      for (int64_t c = 0; c < C; ++c) {
+        mean_g[c] /= n;
+        mean_gz[c] /= n;
+      }
+      s = ForEach(call, ch.split, [&](int64_t, int64_t i, int64_t c) {
+        const Terms t = terms(i, c);
         dx[i] = static_cast<T>(
-            direct + ch.inv_r[c] * (g - sum_g[c] / n - z * sum_gz[c] / n));
+            t.direct + ch.inv_r[c] * (t.g - mean_g[c] - t.z * mean_gz[c]));
       });
+      if (!s.ok()) return s;
     }
+    const std::vector<double> dalpha = sums.Total(kAlpha);
     T* da = sink.Allocate("alpha", call.input.dtype, {C}).as<T>();
     for (int64_t c = 0; c < C; ++c) da[c] = static_cast<T>(dalpha[c]);
+    return absl::OkStatus();
   }
 
   ActivationInfo info_;
