@@ -36,18 +36,32 @@ int64_t ArgMax(const T* z, int64_t base, int64_t k, int64_t inner) {
   return best;
 }
 
-// Calls visit(group_base, output_index) for every group of a [outer, units·k,
-// inner] tensor.
+// A [outer, units·k, inner] tensor of groups.
+struct Layout {
+  int64_t outer, units, k, inner;
+};
+
+constexpr int64_t kGrain = int64_t{1} << 15;  // elements per chunk
+
+// Calls visit(group_base, output_index) for every group, chunks of outer rows
+// on the compute pool. Returns the stop check's status.
 template <typename Visit>
-void ForEachGroup(int64_t outer, int64_t units, int64_t k, int64_t inner,
-                  Visit&& visit) {
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t j = 0; j < units; ++j) {
-      for (int64_t i = 0; i < inner; ++i) {
-        visit((o * units * k + j * k) * inner + i, (o * units + j) * inner + i);
-      }
-    }
-  }
+absl::Status ForEachGroup(const ComputeContext& compute, const Layout& l,
+                          Visit&& visit) {
+  const int64_t row = l.units * l.k * l.inner;
+  return compute.ParallelFor(
+      row == 0 ? 0 : l.outer,
+      std::max<int64_t>(1, kGrain / std::max<int64_t>(1, row)),
+      [&](int64_t, int64_t begin, int64_t end) {
+        for (int64_t o = begin; o < end; ++o) {
+          for (int64_t j = 0; j < l.units; ++j) {
+            for (int64_t i = 0; i < l.inner; ++i) {
+              visit((o * l.units * l.k + j * l.k) * l.inner + i,
+                    (o * l.units + j) * l.inner + i);
+            }
+          }
+        }
+      });
 }
 
 class Maxout final : public Activation {
@@ -158,29 +172,17 @@ class Maxout final : public Activation {
                        OutputSink& sink) const override {
     const TensorView y =
         sink.Allocate("output", call.input.dtype, OutputShape(call));
-    if (call.input.dtype == DType::kFloat32) {
-      ForwardT<float>(call, y);
-    } else {
-      ForwardT<double>(call, y);
-    }
-    return absl::OkStatus();
+    return call.input.dtype == DType::kFloat32 ? ForwardT<float>(call, y)
+                                               : ForwardT<double>(call, y);
   }
 
   absl::Status Backward(const ActivationCall& call,
                         OutputSink& sink) const override {
-    if (call.input.dtype == DType::kFloat32) {
-      BackwardT<float>(call, sink);
-    } else {
-      BackwardT<double>(call, sink);
-    }
-    return absl::OkStatus();
+    return call.input.dtype == DType::kFloat32 ? BackwardT<float>(call, sink)
+                                               : BackwardT<double>(call, sink);
   }
 
  private:
-  struct Layout {
-    int64_t outer, units, k, inner;
-  };
-
   static Layout GroupLayout(const ActivationCall& call, const Shape& z_shape) {
     int axis = static_cast<int>(call.params.Number("axis"));
     if (axis < 0) axis += static_cast<int>(z_shape.size());
@@ -205,27 +207,26 @@ class Maxout final : public Activation {
   }
 
   template <typename T>
-  static void ForwardT(const ActivationCall& call, const TensorView& y) {
+  static absl::Status ForwardT(const ActivationCall& call,
+                               const TensorView& y) {
     T* out = y.as<T>();
     auto group_max = [&](const T* z, const Layout& l) {
-      ForEachGroup(l.outer, l.units, l.k, l.inner,
-                   [&](int64_t base, int64_t j) {
-                     out[j] = z[base + ArgMax(z, base, l.k, l.inner) * l.inner];
-                   });
+      return ForEachGroup(*call.compute, l, [&](int64_t base, int64_t j) {
+        out[j] = z[base + ArgMax(z, base, l.k, l.inner) * l.inner];
+      });
     };
     if (!call.weights.count("weight")) {
-      group_max(call.input.as<T>(), GroupLayout(call, call.input.shape));
-      return;
+      return group_max(call.input.as<T>(), GroupLayout(call, call.input.shape));
     }
     const int64_t in = call.input.shape.back();
     const int64_t rows = in == 0 ? 0 : call.input.size() / in;
     const int64_t k = static_cast<int64_t>(call.params.Number("pieces"));
     const RowMajor<T> z = Affine<T>(call, rows);
-    group_max(z.data(), {rows, z.cols() / k, k, 1});
+    return group_max(z.data(), {rows, z.cols() / k, k, 1});
   }
 
   template <typename T>
-  static void BackwardT(const ActivationCall& call, OutputSink& sink) {
+  static absl::Status BackwardT(const ActivationCall& call, OutputSink& sink) {
     const TensorView dx_view =
         sink.Allocate("grad_input", call.input.dtype, call.input.shape);
     const T* dy = call.grad_output ? call.grad_output->as<T>() : nullptr;
@@ -233,16 +234,15 @@ class Maxout final : public Activation {
     // group has NaN.
     auto scatter = [&](const T* z, T* dz, const Layout& l) {
       std::fill(dz, dz + l.outer * l.units * l.k * l.inner, T(0));
-      ForEachGroup(
-          l.outer, l.units, l.k, l.inner, [&](int64_t base, int64_t j) {
-            const int64_t at = base + ArgMax(z, base, l.k, l.inner) * l.inner;
-            dz[at] = std::isnan(z[at]) ? z[at] : (dy ? dy[j] : T(1));
-          });
+      return ForEachGroup(*call.compute, l, [&](int64_t base, int64_t j) {
+        const int64_t at = base + ArgMax(z, base, l.k, l.inner) * l.inner;
+        dz[at] = std::isnan(z[at]) ? z[at] : (dy ? dy[j] : T(1));
+      });
     };
     T* dx = dx_view.as<T>();
     if (!call.weights.count("weight")) {
-      scatter(call.input.as<T>(), dx, GroupLayout(call, call.input.shape));
-      return;
+      return scatter(call.input.as<T>(), dx,
+                     GroupLayout(call, call.input.shape));
     }
     const ConstTensorView& w = call.weights.find("weight")->second;
     const int64_t in = w.shape[1], m = w.shape[0];
@@ -250,7 +250,10 @@ class Maxout final : public Activation {
     const int64_t rows = in == 0 ? 0 : call.input.size() / in;
     const RowMajor<T> z = Affine<T>(call, rows);
     RowMajor<T> dz(rows, m);
-    scatter(z.data(), dz.data(), {rows, m / k, k, 1});
+    if (absl::Status s = scatter(z.data(), dz.data(), {rows, m / k, k, 1});
+        !s.ok()) {
+      return s;
+    }
     Eigen::Map<const RowMajor<T>> x(call.input.as<T>(), rows, in);
     Eigen::Map<const RowMajor<T>> wm(w.as<T>(), m, in);
     Eigen::Map<RowMajor<T>>(dx, rows, in).noalias() = dz * wm;
@@ -260,6 +263,7 @@ class Maxout final : public Activation {
     // Summed in double: the contract asks 1e-5 (float32) relative to Σ|terms|.
     Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(db.as<T>(), m) =
         dz.template cast<double>().colwise().sum().template cast<T>();
+    return absl::OkStatus();
   }
 
   ActivationInfo info_;
