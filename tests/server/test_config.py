@@ -1,0 +1,201 @@
+"""Configuration of the actd binary: every flag also read from its ACTD_*
+environment variable, flags winning over the environment, bad configuration
+refused with exit status 2 and one clear line, and --help.
+
+Operators deploy actd through environment variables (containers) as often as
+through flags, so both paths are checked against the running server.
+"""
+
+import json
+import re
+import signal
+import socket
+import time
+
+import numpy as np
+
+import actd_harness as h
+from actd_harness import grpc
+
+ALL_FLAGS = [
+    "host", "port", "threads", "compute_threads", "isa", "log_level",
+    "log_format", "access_log", "max_message_bytes", "max_elements",
+    "max_batch_items", "max_inflight", "shutdown_grace", "max_connection_age",
+    "keepalive_time", "keepalive_timeout", "metrics_port", "tls_cert",
+    "tls_key", "tls_client_ca", "auth_token_file",
+]
+
+HELP_HINT = "Run with --help for more information."
+
+
+class ConfigTest(h.ActdTestCase):
+
+    def info(self, server):
+        return server.stub().GetServerInfo(h.pb.GetServerInfoRequest(), timeout=5)
+
+    def test_host_ports_from_env(self):
+        port, metrics_port = h.free_ports(2)
+        env = h.clean_env(ACTD_HOST="127.0.0.1", ACTD_PORT=port,
+                          ACTD_METRICS_PORT=metrics_port)
+        server = self.start(env=env, port=port, metrics_port=metrics_port,
+                            use_flags=False)
+        self.assertEqual(h.listening_ports(server.pid), {port, metrics_port})
+        self.assertIn("actd_build_info", server.metrics_text())
+        self.assertIn("listening on 127.0.0.1:%d" % port, server.log())
+
+    def test_limits_and_compute_from_env(self):
+        env = h.clean_env(ACTD_MAX_ELEMENTS=5000, ACTD_MAX_BATCH_ITEMS=7,
+                          ACTD_MAX_INFLIGHT=3, ACTD_MAX_MESSAGE_BYTES=2 * h.MiB,
+                          ACTD_COMPUTE_THREADS=1, ACTD_ISA="baseline",
+                          ACTD_THREADS=8)
+        server = self.start(env=env)
+        info = self.info(server)
+        self.assertEqual(info.max_elements, 5000)
+        self.assertEqual(info.max_batch_items, 7)
+        self.assertEqual(info.max_inflight, 3)
+        self.assertEqual(info.max_message_bytes, 2 * h.MiB)
+        self.assertEqual(info.compute_threads, 1)
+        self.assertEqual(info.isa, "baseline")
+        stub = server.stub(h.BIG_CHANNEL)
+        err = self.assertRpcError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, stub.Forward,
+            h.forward_request("relu", np.zeros(5001, np.float32)), timeout=5)
+        self.assertIn("--max_elements", err.details())
+        # 3 MiB is over the 2 MiB message limit taken from the environment.
+        self.assertRpcError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, stub.Forward,
+            h.forward_request("relu", np.zeros((3 * h.MiB) // 4, np.float32)),
+            timeout=10)
+
+    def test_logging_from_env(self):
+        env = h.clean_env(ACTD_LOG_FORMAT="json", ACTD_ACCESS_LOG="true",
+                          ACTD_LOG_LEVEL="info")
+        server = self.start(env=env)
+        stub = server.stub()
+        for _ in range(3):
+            stub.Forward(h.forward_request("relu", np.ones(4, np.float32)), timeout=5)
+        lines = server.log().splitlines()
+        records = [json.loads(line) for line in lines]  # every line is JSON
+        access = [r for r in records if r["msg"].startswith("request id=")]
+        self.assertEqual(len(access), 3, lines)
+
+    def test_log_level_from_env(self):
+        # warn: the startup line (info) is gone, a refused call's warning stays.
+        env = h.clean_env(ACTD_LOG_LEVEL="warn", ACTD_ACCESS_LOG="1",
+                          ACTD_MAX_ELEMENTS=10)
+        server = self.start(env=env)
+        self.assertRpcError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED, server.stub().Forward,
+            h.forward_request("relu", np.ones(11, np.float32)), timeout=5)
+        log = server.log()
+        self.assertNotIn("listening on", log)
+        self.assertNotIn("[info]", log)
+        self.assertEqual(len(re.findall(r"\[warning\] request id=1 Forward failed", log)),
+                         1, log)
+
+    def test_shutdown_grace_from_env(self):
+        server = self.start(env=h.clean_env(ACTD_SHUTDOWN_GRACE="1.5"))
+        server.signal(signal.SIGTERM)
+        self.assertEqual(server.wait_exit(10), 0)
+        self.assertIn("draining for up to 1.5 s", server.log())
+
+    def test_env_values_are_validated(self):
+        # Flags whose effect is not visible from outside still come from the
+        # environment: a bad value there is refused under the flag's name.
+        cases = {
+            "ACTD_THREADS": ("-1", "--threads"),
+            "ACTD_KEEPALIVE_TIME": ("0", "--keepalive_time"),
+            "ACTD_KEEPALIVE_TIMEOUT": ("0.5", "--keepalive_timeout"),
+            "ACTD_MAX_CONNECTION_AGE": ("-1", "--max_connection_age"),
+            "ACTD_TLS_CLIENT_CA": ("/etc/hostname", "--tls_client_ca"),
+            "ACTD_TLS_KEY": ("/etc/hostname", "--tls_cert/--tls_key"),
+            "ACTD_AUTH_TOKEN_FILE": ("/nonexistent/token", "--auth_token_file"),
+            "ACTD_PORT": ("70000", "--port"),
+            "ACTD_ISA": ("sse9", "--isa"),
+        }
+        for var, (value, flag) in cases.items():
+            with self.subTest(var=var):
+                rc, out, err, seconds = self.run_actd(
+                    ["--metrics_port", "0"], env=h.clean_env(**{var: value}))
+                self.assertEqual(rc, 2, (out, err))
+                self.assertLess(seconds, 3)
+                self.assertIn(flag, self.diagnostic(err))
+
+    def test_flag_wins_over_env(self):
+        env_port, flag_port = h.free_ports(2)
+        env = h.clean_env(ACTD_MAX_ELEMENTS=1000, ACTD_PORT=env_port,
+                          ACTD_LOG_FORMAT="json", ACTD_MAX_INFLIGHT=5)
+        server = self.start("--max_elements", 2000, "--log_format", "text",
+                            "--max_inflight", 9, env=env, port=flag_port)
+        info = self.info(server)
+        self.assertEqual(info.max_elements, 2000)
+        self.assertEqual(info.max_inflight, 9)
+        self.assertNotIn(env_port, h.listening_ports(server.pid))
+        self.assertIn(flag_port, h.listening_ports(server.pid))
+        first = server.log().splitlines()[0]
+        self.assertRegex(first, r"^\[\d{4}-\d\d-\d\d [\d:.]+\] \[info\] actd ")
+
+    def diagnostic(self, stderr):
+        """The one diagnostic line of stderr (the standard --help hint aside)."""
+        lines = [l for l in stderr.splitlines() if l.strip() and l != HELP_HINT]
+        self.assertEqual(len(lines), 1, "stderr: %r" % stderr)
+        return lines[0]
+
+    def test_bad_config_exits_2(self):
+        cases = [
+            (["--port", "70000"], "--port", "70000"),
+            (["--log_level", "loud"], "--log_level", "loud"),
+            (["--log_format", "xml"], "--log_format", "xml"),
+            (["--tls_cert", "/etc/hostname"], "--tls_cert", "--tls_key"),
+            (["--auth_token_file", "/nonexistent/token"], "--auth_token_file",
+             "/nonexistent/token"),
+            (["--no_such_flag"], "--no_such_flag", "--no_such_flag"),
+            (["--max_elements", "0"], "--max_elements", "0"),
+            (["--max_message_bytes", "10"], "--max_message_bytes", "10"),
+        ]
+        for args, flag, detail in cases:
+            with self.subTest(args=args):
+                rc, out, err, seconds = self.run_actd(args + ["--metrics_port", "0"])
+                self.assertEqual(rc, 2, (out, err))
+                self.assertLess(seconds, 3)
+                self.assertEqual(out, "")
+                line = self.diagnostic(err)
+                self.assertIn(flag, line)
+                self.assertIn(detail, line)
+
+    def test_empty_token_file_exits_2(self):
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".token") as f:
+            f.write("  \n")
+            f.flush()
+            rc, out, err, _ = self.run_actd(["--auth_token_file", f.name,
+                                             "--metrics_port", "0"])
+        self.assertEqual(rc, 2, (out, err))
+        self.assertIn("--auth_token_file", self.diagnostic(err))
+
+    def test_port_in_use_exits_2(self):
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args in (["--port", port, "--metrics_port", 0],
+                     ["--port", 0, "--metrics_port", port]):
+            with self.subTest(args=args):
+                rc, out, err, seconds = self.run_actd(["--host", "127.0.0.1"] + args)
+                self.assertEqual(rc, 2, (out, err))
+                self.assertLess(seconds, 3)
+                self.assertIn(str(port), out + err)
+
+    def test_help(self):
+        rc, out, err, seconds = self.run_actd(["--help"])
+        self.assertEqual(rc, 0, err)
+        self.assertLess(seconds, 3)
+        for flag in ALL_FLAGS:
+            with self.subTest(flag=flag):
+                self.assertRegex(
+                    out, r"(?m)^\s+--%s\b.*\(Env:ACTD_%s\)" % (flag, flag.upper()))
+
+
+if __name__ == "__main__":
+    h.main()
