@@ -57,6 +57,16 @@ absl::Status ComputeContext::ParallelFor(
     const std::function<void(int64_t, int64_t, int64_t)>& body) const {
   if (n <= 0) return stop_ ? stop_() : absl::OkStatus();
   const int64_t chunks = (n + grain - 1) / grain;
+  if (pool_ == nullptr ||
+      chunks == 1) {  // all on this thread: no shared state needed
+    for (int64_t c = 0; c < chunks; ++c) {
+      if (stop_) {
+        if (absl::Status s = stop_(); !s.ok()) return s;
+      }
+      body(c, c * grain, std::min(n, (c + 1) * grain));
+    }
+    return absl::OkStatus();
+  }
   auto job = std::make_shared<Job>();
   job->chunks = chunks;
   // Claims and runs chunks until none is left or the call is stopped.
@@ -78,7 +88,7 @@ absl::Status ComputeContext::ParallelFor(
     job->finished += ran;
     if (job->finished == job->chunks) job->done.notify_all();
   };
-  const int64_t helpers = pool_ ? std::min<int64_t>(threads_, chunks) - 1 : 0;
+  const int64_t helpers = std::min<int64_t>(threads_, chunks) - 1;
   for (int64_t i = 0; i < helpers; ++i) {
     // A helper that starts late finds no chunk and never touches `body` or
     // `this`' captures beyond `job`, which it co-owns.
