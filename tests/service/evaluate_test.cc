@@ -77,49 +77,47 @@ TEST_P(EveryActivation, ForwardMatchesReference) {
   }
 }
 
-TEST_P(EveryActivation, BackwardWithGradOutputMatchesReference) {
-  pb::BackwardResponse response;
-  const grpc::Status status =
-      server_->Backward(BackwardOf(c(), dtype(), encoding(), true), &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  ExpectBackward(response, ReferenceOf(c(), dtype(), true));
-}
-
-TEST_P(EveryActivation, BackwardWithoutGradOutputUsesOnes) {
-  pb::BackwardResponse response;
-  const grpc::Status status =
-      server_->Backward(BackwardOf(c(), dtype(), encoding(), false), &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  ExpectBackward(response, ReferenceOf(c(), dtype(), false));
-}
-
-TEST_P(EveryActivation, BackwardWithOutputAgreesWithout) {
-  pb::ForwardResponse forward;
-  grpc::Status status =
-      server_->Forward(ForwardOf(c(), dtype(), encoding()), &forward);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-
+// With grad_output, without it (ones), and with `output` from Forward given:
+// each against the reference, and the last agreeing with the first.
+TEST_P(EveryActivation, BackwardMatchesReference) {
   pb::BackwardRequest request = BackwardOf(c(), dtype(), encoding(), true);
-  pb::BackwardResponse without;
-  status = server_->Backward(request, &without);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-
-  *request.mutable_output() = forward.output();
-  pb::BackwardResponse with;
-  status = server_->Backward(request, &with);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-
   const Reference ref = ReferenceOf(c(), dtype(), true);
-  ExpectBackward(with, ref);
-  // Agreement between the two forms, element by element.
-  ExpectTensor(with.grad_input(), dtype(), encoding(), c().shape,
-               ValuesOf(without.grad_input()), "grad_input with output");
-  for (const auto& [name, t] : without.grad_params()) {
-    auto it = with.grad_params().find(name);
-    ASSERT_NE(it, with.grad_params().end()) << name;
-    ExpectTensor(it->second, dtype(), encoding(),
-                 Shape(t.shape().begin(), t.shape().end()), ValuesOf(t),
-                 "grad_params[\"" + name + "\"] with output");
+  pb::BackwardResponse with_dy;
+  {
+    SCOPED_TRACE("with grad_output");
+    const grpc::Status status = server_->Backward(request, &with_dy);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ExpectBackward(with_dy, ref);
+  }
+  {
+    SCOPED_TRACE("without grad_output: ones");
+    pb::BackwardResponse response;
+    const grpc::Status status = server_->Backward(
+        BackwardOf(c(), dtype(), encoding(), false), &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ExpectBackward(response, ReferenceOf(c(), dtype(), false));
+  }
+  {
+    SCOPED_TRACE("with output");
+    pb::ForwardResponse forward;
+    grpc::Status status =
+        server_->Forward(ForwardOf(c(), dtype(), encoding()), &forward);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    *request.mutable_output() = forward.output();
+    pb::BackwardResponse with_y;
+    status = server_->Backward(request, &with_y);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ExpectBackward(with_y, ref);
+    // Agreement between the two forms, element by element.
+    ExpectTensor(with_y.grad_input(), dtype(), encoding(), c().shape,
+                 ValuesOf(with_dy.grad_input()), "grad_input with output");
+    for (const auto& [name, t] : with_dy.grad_params()) {
+      auto it = with_y.grad_params().find(name);
+      ASSERT_NE(it, with_y.grad_params().end()) << name;
+      ExpectTensor(it->second, dtype(), encoding(),
+                   Shape(t.shape().begin(), t.shape().end()), ValuesOf(t),
+                   "grad_params[\"" + name + "\"] with output");
+    }
   }
 }
 
