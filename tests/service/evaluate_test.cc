@@ -5,6 +5,7 @@
 // agreeing with Backward without. Also empty tensors, scalars, typed input
 // without a dtype and mixed encodings.
 #include <cmath>
+#include <limits>
 #include <set>
 #include <tuple>
 
@@ -278,6 +279,65 @@ TEST_F(Evaluate, ScalarsWorkForElementwiseActivations) {
         ASSERT_TRUE(status.ok()) << status.error_message();
         ExpectTensor(dx.grad_input(), dtype, encoding, {}, ref.dx,
                      "grad_input");
+      }
+    }
+  }
+}
+
+// Infinities and NaN survive the wire in both encodings and give the spec's
+// limits: NaN in, NaN out; f(±inf) and f'(±inf) the mathematical limits.
+TEST_F(Evaluate, InfinitiesAndNanGiveTheSpecLimits) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
+  constexpr double kSeluLambda = 1.0507009873554804934193349852946;
+  constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+  struct Limits {
+    const char* name;
+    const char* approximate;  // gelu only
+    Values y, dx;             // at -inf, +inf, NaN
+  };
+  const Limits cases[] = {
+      {"sigmoid", nullptr, {0, 1, kNan}, {0, 0, kNan}},
+      {"tanh", nullptr, {-1, 1, kNan}, {0, 0, kNan}},
+      {"relu", nullptr, {0, kInf, kNan}, {0, 1, kNan}},
+      {"elu", nullptr, {-1, kInf, kNan}, {0, 1, kNan}},
+      {"selu",
+       nullptr,
+       {-kSeluLambda * kSeluAlpha, kInf, kNan},
+       {0, kSeluLambda, kNan}},
+      {"leaky_relu", nullptr, {-kInf, kInf, kNan}, {0.01, 1, kNan}},
+      {"prelu", nullptr, {-kInf, kInf, kNan}, {0.25, 1, kNan}},
+      {"gelu", "none", {0, kInf, kNan}, {0, 1, kNan}},
+      {"gelu", "tanh", {0, kInf, kNan}, {0, 1, kNan}},
+      {"gelu", "sigmoid", {0, kInf, kNan}, {0, 1, kNan}},
+      {"swish", nullptr, {0, kInf, kNan}, {0, 1, kNan}},
+      {"mish", nullptr, {0, kInf, kNan}, {0, 1, kNan}},
+      {"identity", nullptr, {-kInf, kInf, kNan}, {1, 1, kNan}},
+  };
+  for (const Limits& l : cases) {
+    SCOPED_TRACE(std::string(l.name) + (l.approximate ? " " : "") +
+                 (l.approximate ? l.approximate : ""));
+    for (pb::DataType dtype : {pb::DATA_TYPE_FLOAT32, pb::DATA_TYPE_FLOAT64}) {
+      for (Encoding encoding : {Encoding::kRaw, Encoding::kTyped}) {
+        pb::BackwardRequest request;
+        request.mutable_activation()->set_name(l.name);
+        if (l.approximate != nullptr) {
+          (*request.mutable_activation()->mutable_params())["approximate"] =
+              Text(l.approximate);
+        }
+        *request.mutable_input() =
+            MakeTensor({-kInf, kInf, kNan}, {3}, dtype, encoding);
+        pb::ForwardRequest forward;
+        *forward.mutable_activation() = request.activation();
+        *forward.mutable_input() = request.input();
+        pb::ForwardResponse y;
+        grpc::Status status = server_.Forward(forward, &y);
+        ASSERT_TRUE(status.ok()) << status.error_message();
+        ExpectTensor(y.output(), dtype, encoding, {3}, l.y, "output");
+        pb::BackwardResponse dx;
+        status = server_.Backward(request, &dx);
+        ASSERT_TRUE(status.ok()) << status.error_message();
+        ExpectTensor(dx.grad_input(), dtype, encoding, {3}, l.dx, "grad_input");
       }
     }
   }

@@ -3,6 +3,7 @@
 // request over a limit, INVALID_ARGUMENT otherwise) and a message that names
 // the offending field and value, so a caller can fix the request from the
 // message alone.
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -420,6 +421,24 @@ TEST_F(InvalidRequest, MaxoutBiasWithoutWeight) {
   ExpectError(
       Call(request), StatusCode::INVALID_ARGUMENT,
       {"activation.weights[\"bias\"]", "activation.weights[\"weight\"]"});
+}
+
+// A deadline too short for the request's size is refused up front, before
+// any data is read.
+TEST_F(InvalidRequest, DeadlineTooShortForTheSizeIsDeadlineExceeded) {
+  pb::ForwardRequest request = Forward("gelu");
+  pb::Tensor input;
+  input.set_dtype(kF32);
+  input.add_shape(int64_t{60} << 20);  // under the 64 Mi default limit
+  *request.mutable_input() = input;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(500));
+  pb::ForwardResponse response;
+  const grpc::Status status =
+      server_.stub().Forward(&context, request, &response);
+  ExpectError(status, StatusCode::DEADLINE_EXCEEDED,
+              {"deadline", "62914560 elements"});
 }
 
 TEST(Limits, InputOverMaxElementsIsResourceExhausted) {

@@ -270,6 +270,11 @@ std::vector<Case> BuildCases() {
     cases.push_back(c);
   }
   {
+    Case c = Elementwise("prelu_one_element", "prelu", Prelu({7}, 1, {1}));
+    c.weights["alpha"] = {{1}, {0.375}};
+    cases.push_back(c);
+  }
+  {
     Case c;
     c.label = "prelu_per_channel";
     c.name = "prelu";
