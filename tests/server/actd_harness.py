@@ -275,7 +275,12 @@ class ActdServer:
         end = time.monotonic() + timeout
         value = None
         while time.monotonic() < end:
-            value = self.inflight()
+            try:
+                value = self.inflight()
+            except OSError as e:  # a scrape refused under load: try again
+                value = "unknown (%s)" % e
+                time.sleep(0.05)
+                continue
             if value >= n:
                 return
             time.sleep(0.01)
