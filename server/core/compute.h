@@ -40,6 +40,9 @@ class ComputeContext {
       int64_t n, int64_t grain,
       const std::function<void(int64_t, int64_t, int64_t)>& body) const;
 
+  // The stop check's verdict now: OK, or the status to stop with.
+  absl::Status CheckStop() const { return stop_ ? stop_() : absl::OkStatus(); }
+
   // A context that runs everything inline and never stops.
   static const ComputeContext& Inline();
 

@@ -95,6 +95,8 @@ absl::Status RunForward(const ActivationRequest& request, OutputSink& sink) {
   const Activation* activation = nullptr;
   absl::StatusOr<ActivationCall> call = Prepare(request, &activation);
   if (!call.ok()) return call.status();
+  // Nothing is allocated for a call that is no longer wanted.
+  if (absl::Status s = call->compute->CheckStop(); !s.ok()) return s;
   return activation->Forward(*call, sink);
 }
 
@@ -116,6 +118,7 @@ absl::Status RunBackward(const ActivationRequest& request, OutputSink& sink) {
     if (!s.ok()) return s;
     call->output = request.output;
   }
+  if (absl::Status s = call->compute->CheckStop(); !s.ok()) return s;
   return activation->Backward(*call, sink);
 }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "server/service/metrics.h"
 #include "spdlog/spdlog.h"
 
@@ -55,6 +56,15 @@ CallFacts Facts(const pb::BatchEvaluateRequest& r) {
                                      : Elements(item.backward().input());
   }
   return f;
+}
+
+std::string Micros(int64_t nanos) {
+  return absl::StrFormat("%.3f", static_cast<double>(nanos) / 1e3);
+}
+
+absl::Status ToAbslStatus(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      s.error_message());
 }
 
 // Compares without an early exit, so the time taken does not reveal a matching
@@ -162,19 +172,18 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
                    const Request& request, Response* response,
                    Evaluate evaluate) {
     const auto start = Clock::now();
-    if (grpc::Status s = Authorize(context); !s.ok()) return s;
     const CallFacts facts = Facts(request);
-    const int inflight = inflight_.fetch_add(1) + 1;
-    absl::Status status;
     CallTiming timing;
-    if (options_.max_inflight > 0 && inflight > options_.max_inflight) {
+    absl::Status status = ToAbslStatus(Authorize(context));
+    const int inflight = inflight_.fetch_add(1) + 1;
+    if (status.ok() && options_.max_inflight > 0 &&
+        inflight > options_.max_inflight) {
       status = absl::ResourceExhaustedError(absl::StrCat(
           "server busy: ", options_.max_inflight,
           " calls already in compute (--max_inflight = ", options_.max_inflight,
           ")"));
-    } else {
-      status = Admit(context, facts);
     }
+    if (status.ok()) status = Admit(context, facts);
     if (status.ok()) {
       if (options_.metrics) options_.metrics->inflight().Increment();
       const ComputeContext& pool =
@@ -191,12 +200,10 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
     }
     inflight_.fetch_sub(1);
     if (!status.ok()) response->Clear();
-    context->AddTrailingMetadata("actd-decode-us",
-                                 std::to_string(timing.decode_ns / 1000));
-    context->AddTrailingMetadata("actd-compute-us",
-                                 std::to_string(timing.compute_ns / 1000));
-    context->AddTrailingMetadata("actd-encode-us",
-                                 std::to_string(timing.encode_ns / 1000));
+    // Microseconds with three decimals: small calls take well under one.
+    context->AddTrailingMetadata("actd-decode-us", Micros(timing.decode_ns));
+    context->AddTrailingMetadata("actd-compute-us", Micros(timing.compute_ns));
+    context->AddTrailingMetadata("actd-encode-us", Micros(timing.encode_ns));
     Report(context, method, facts, status, request.ByteSizeLong(),
            status.ok() ? response->ByteSizeLong() : 0,
            std::chrono::duration<double>(Clock::now() - start).count());

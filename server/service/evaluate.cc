@@ -134,12 +134,13 @@ absl::Status EvaluateBackward(const activation::v1::BackwardRequest& request,
     d.output = *std::move(y);
     d.request.output = &d.output->view;
   }
+  if (timing != nullptr) timing->decode_ns += NanosSince(start);
   ProtoSink sink(d.encoding, [response](absl::string_view name) {
     return name == "grad_input"
                ? response->mutable_grad_input()
                : &(*response->mutable_grad_params())[std::string(name)];
   });
-  return RunBackward(d.request, sink);
+  return Compute([&] { return RunBackward(d.request, sink); }, sink, timing);
 }
 
 absl::Status EvaluateBatch(const activation::v1::BatchEvaluateRequest& request,

@@ -144,7 +144,8 @@ TensorView ProtoSink::Allocate(absl::string_view name, DType dtype,
   void* data = nullptr;
   if (encoding_ == Encoding::kRaw) {
     std::string* raw = t->mutable_raw_data();
-    raw->resize(n * DTypeSize(dtype));
+    const size_t bytes = n * DTypeSize(dtype);
+    raw->resize(bytes);
     data = raw->data();
   } else if (dtype == DType::kFloat32) {
     t->mutable_float_data()->Resize(static_cast<int>(n), 0.0f);

@@ -40,18 +40,22 @@ class DeadlinesTest(h.ActdTestCase):
         np.testing.assert_array_equal(h.from_tensor(response.output), np.zeros(3))
 
     def test_deadline_too_short_for_size_is_refused_at_admission(self):
-        # 16M elements need at least 839 ms at the server's stated floor of
-        # 20M elements/s; 700 ms is enough to deliver the request but too
-        # short for the work, so the server refuses without computing.
+        # 48M elements need at least 2.5 s at the server's stated floor of 20M
+        # elements/s, so a 1 s deadline is refused before any decoding or
+        # computing. The request carries the shape only: admission comes
+        # before the tensor is decoded, and a small message reaches the server
+        # well inside the deadline even on a loaded machine.
         server = self.start()
         stub = server.stub(h.BIG_CHANNEL)
-        n = 16 * h.MiB
-        request = h.forward_request("relu", np.ones(n, np.float32))
+        n = 48 * h.MiB
+        request = h.pb.ForwardRequest(
+            activation=h.pb.ActivationSpec(name="relu"),
+            input=h.pb.Tensor(dtype=h.pb.DATA_TYPE_FLOAT32, shape=[n]))
         err = self.assertRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, stub.Forward,
-                                  request, timeout=0.7)
+                                  request, timeout=1.0)
         self.assertIn("too short for %d elements" % n, err.details())
         trailers = dict(err.trailing_metadata() or ())
-        self.assertEqual(trailers.get("actd-compute-us"), "0", trailers)
+        self.assertEqual(trailers.get("actd-compute-us"), "0.000", trailers)
         samples = server.metrics()
         self.assertEqual(h.metric(samples, "actd_requests_total", method="Forward",
                                   activation="relu", code="DEADLINE_EXCEEDED"), 1)
