@@ -1,0 +1,200 @@
+// Text and SVG plots. Both scale to the finite range of the samples, padded so
+// that flat curves (identity's derivative) still get a visible band.
+#include "client/cli/plot.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace actd::cli {
+namespace {
+
+struct Range {
+  double lo = INFINITY, hi = -INFINITY;
+  void Add(double v) {
+    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  // Pads to a non-empty range and snaps outwards to whole numbers/halves.
+  void Finish() {
+    if (lo > hi) lo = -1, hi = 1;
+    if (hi - lo < 1e-9) lo -= 0.5, hi += 0.5;
+    const double pad = 0.05 * (hi - lo);
+    lo = std::floor((lo - pad) * 2) / 2;
+    hi = std::ceil((hi + pad) * 2) / 2;
+  }
+};
+
+std::string Number(double v) { return absl::StrFormat("%g", v); }
+
+}  // namespace
+
+std::string TextPlot(const Curve& curve, int width, int height) {
+  Range y;
+  for (double v : curve.f) y.Add(v);
+  for (double v : curve.df) y.Add(v);
+  y.Finish();
+  const double x_lo = curve.x.front(), x_hi = curve.x.back();
+  std::vector<std::vector<std::string>> grid(
+      height, std::vector<std::string>(width, " "));
+  auto col = [&](double x) {
+    return static_cast<int>(
+        std::lround((x - x_lo) / (x_hi - x_lo) * (width - 1)));
+  };
+  auto row = [&](double v) {
+    return static_cast<int>(
+        std::lround((y.hi - v) / (y.hi - y.lo) * (height - 1)));
+  };
+  const int axis_row = (y.lo <= 0 && y.hi >= 0) ? row(0) : -1;
+  const int axis_col = (x_lo <= 0 && x_hi >= 0) ? col(0) : -1;
+  for (int c = 0; c < width && axis_row >= 0; ++c) grid[axis_row][c] = "─";
+  for (int r = 0; r < height && axis_col >= 0; ++r) {
+    grid[r][axis_col] = r == axis_row ? "┼" : "│";
+  }
+  auto draw = [&](const std::vector<double>& values, const char* mark) {
+    for (size_t i = 0; i < values.size() && i < curve.x.size(); ++i) {
+      if (std::isfinite(values[i]))
+        grid[row(values[i])][col(curve.x[i])] = mark;
+    }
+  };
+  draw(curve.df, "∘");
+  draw(curve.f, "•");
+  const std::string top = Number(y.hi), bottom = Number(y.lo);
+  const size_t margin = std::max(top.size(), bottom.size());
+  std::string out;
+  for (int r = 0; r < height; ++r) {
+    std::string label = r == 0 ? top : r == height - 1 ? bottom : "";
+    label.insert(0, margin - label.size(), ' ');
+    absl::StrAppend(&out, label, " ┤");
+    for (const std::string& cell : grid[r]) absl::StrAppend(&out, cell);
+    out.push_back('\n');
+  }
+  std::string x_labels = Number(x_lo);
+  const std::string right = Number(x_hi);
+  x_labels.append(std::max<int>(1, width - x_labels.size() - right.size()),
+                  ' ');
+  absl::StrAppend(&out, std::string(margin + 2, ' '), x_labels, right, "\n");
+  absl::StrAppend(&out, std::string(margin + 2, ' '), "• f(x)   ∘ f'(x)\n");
+  return out;
+}
+
+std::string RenderSvg(const std::vector<Curve>& curves,
+                      const std::string& title) {
+  constexpr double kWidth = 800, kHeight = 500;
+  constexpr double kLeft = 60, kRight = 170, kTop = 50, kBottom = 50;
+  constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                     "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
+                                     "#bcbd22", "#17becf"};
+  Range y;
+  double x_lo = INFINITY, x_hi = -INFINITY;
+  for (const Curve& c : curves) {
+    for (double v : c.f) y.Add(v);
+    for (double v : c.df) y.Add(v);
+    x_lo = std::min(x_lo, c.x.front());
+    x_hi = std::max(x_hi, c.x.back());
+  }
+  y.Finish();
+  const double plot_w = kWidth - kLeft - kRight;
+  const double plot_h = kHeight - kTop - kBottom;
+  auto px = [&](double x) {
+    return kLeft + (x - x_lo) / (x_hi - x_lo) * plot_w;
+  };
+  auto py = [&](double v) {
+    return kTop + (y.hi - v) / (y.hi - y.lo) * plot_h;
+  };
+
+  std::string svg = absl::StrFormat(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+      "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+      "<text class=\"title\" x=\"%g\" y=\"28\" text-anchor=\"middle\" "
+      "font-size=\"16\">%s</text>\n",
+      kWidth, kHeight, kWidth, kHeight, kLeft + plot_w / 2, title);
+
+  // Grid lines and tick labels: integers on x, about eight steps on y.
+  absl::StrAppend(&svg, "<g class=\"grid\" stroke=\"#ddd\">\n");
+  std::string labels;
+  const double x_step = std::max(1.0, std::ceil((x_hi - x_lo) / 10));
+  for (double x = std::ceil(x_lo / x_step) * x_step; x <= x_hi + 1e-9;
+       x += x_step) {
+    absl::StrAppendFormat(
+        &svg, "<line x1=\"%.2f\" y1=\"%g\" x2=\"%.2f\" y2=\"%g\"/>\n", px(x),
+        kTop, px(x), kTop + plot_h);
+    absl::StrAppendFormat(
+        &labels, "<text x=\"%.2f\" y=\"%g\" text-anchor=\"middle\">%g</text>\n",
+        px(x), kTop + plot_h + 16, x);
+  }
+  const double raw_step = (y.hi - y.lo) / 8;
+  const double magnitude = std::pow(10, std::floor(std::log10(raw_step)));
+  const double y_step = raw_step / magnitude < 2   ? magnitude
+                        : raw_step / magnitude < 5 ? 2 * magnitude
+                                                   : 5 * magnitude;
+  for (double v = std::ceil(y.lo / y_step) * y_step; v <= y.hi + 1e-9;
+       v += y_step) {
+    absl::StrAppendFormat(
+        &svg, "<line x1=\"%g\" y1=\"%.2f\" x2=\"%g\" y2=\"%.2f\"/>\n", kLeft,
+        py(v), kLeft + plot_w, py(v));
+    absl::StrAppendFormat(
+        &labels, "<text x=\"%g\" y=\"%.2f\" text-anchor=\"end\">%g</text>\n",
+        kLeft - 6, py(v) + 4, std::abs(v) < 1e-12 ? 0.0 : v);
+  }
+  absl::StrAppend(&svg, "</g>\n<g class=\"labels\">\n", labels, "</g>\n");
+
+  // Axes through the origin when it is in view, else along the frame.
+  const double axis_y = (y.lo <= 0 && y.hi >= 0) ? py(0) : kTop + plot_h;
+  const double axis_x = (x_lo <= 0 && x_hi >= 0) ? px(0) : kLeft;
+  absl::StrAppendFormat(
+      &svg,
+      "<g class=\"axes\" stroke=\"black\">\n"
+      "<line x1=\"%g\" y1=\"%.2f\" x2=\"%g\" y2=\"%.2f\"/>\n"
+      "<line x1=\"%.2f\" y1=\"%g\" x2=\"%.2f\" y2=\"%g\"/>\n</g>\n"
+      "<text class=\"axis-label\" x=\"%g\" y=\"%g\" "
+      "text-anchor=\"middle\">x</text>\n"
+      "<text class=\"axis-label\" x=\"16\" y=\"%g\" text-anchor=\"middle\" "
+      "transform=\"rotate(-90 16 %g)\">f(x), f'(x)</text>\n",
+      kLeft, axis_y, kLeft + plot_w, axis_y, axis_x, kTop, axis_x,
+      kTop + plot_h, kLeft + plot_w / 2, kHeight - 10, kTop + plot_h / 2,
+      kTop + plot_h / 2);
+
+  // Curves, then the legend.
+  std::string legend = "<g class=\"legend\">\n";
+  for (size_t i = 0; i < curves.size(); ++i) {
+    const Curve& c = curves[i];
+    const char* color = kColors[i % std::size(kColors)];
+    for (int derivative = 0; derivative < 2; ++derivative) {
+      const std::vector<double>& v = derivative ? c.df : c.f;
+      std::string d;
+      bool pen_down = false;
+      for (size_t k = 0; k < v.size() && k < c.x.size(); ++k) {
+        if (!std::isfinite(v[k])) {
+          pen_down = false;
+          continue;
+        }
+        absl::StrAppendFormat(&d, "%s%.2f %.2f ", pen_down ? "L" : "M",
+                              px(c.x[k]), py(v[k]));
+        pen_down = true;
+      }
+      absl::StrAppendFormat(
+          &svg,
+          "<path class=\"%s\" data-activation=\"%s\" d=\"%s\" fill=\"none\" "
+          "stroke=\"%s\" stroke-width=\"2\"%s/>\n",
+          derivative ? "df" : "f", c.name, d, color,
+          derivative ? " stroke-dasharray=\"6 4\"" : "");
+      const double ly = kTop + 10 + (2 * i + derivative) * 18;
+      const double lx = kLeft + plot_w + 15;
+      absl::StrAppendFormat(
+          &legend,
+          "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" "
+          "stroke-width=\"2\"%s/>\n<text x=\"%g\" y=\"%g\">%s%s</text>\n",
+          lx, ly, lx + 25, ly, color,
+          derivative ? " stroke-dasharray=\"6 4\"" : "", lx + 32, ly + 4,
+          c.name, derivative ? "′(x)" : "(x)");
+    }
+  }
+  absl::StrAppend(&svg, legend, "</g>\n</svg>\n");
+  return svg;
+}
+
+}  // namespace actd::cli
