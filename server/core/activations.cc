@@ -494,7 +494,7 @@ ActivationInfo MishInfo() {
   i.reference =
       "Misra, Mish: A Self Regularized Non-Monotonic Activation Function, BMVC "
       "2020, arXiv:1908.08681";
-  i.properties = MakeProperties(false, true, true, -0.30884102220535498, kInf,
+  i.properties = MakeProperties(false, true, true, -0.30884341301725040, kInf,
                                 true, false, CostClass::kExp);
   return i;
 }

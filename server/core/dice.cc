@@ -29,6 +29,11 @@ Sigmoids SigmoidPair(double z) {
   return z >= 0 ? Sigmoids{big, small} : Sigmoids{small, big};
 }
 
+// x·v, and 0 where v is 0: the limit at x = ±inf of x times a factor that
+// decays faster than x grows (σ(z) or σ(-z) of the normalized x), which inf·0
+// would make NaN.
+double TimesVanishing(double x, double v) { return v == 0 ? 0 : x * v; }
+
 // Elements per chunk of the compute pool.
 constexpr int64_t kGrain = int64_t{1} << 15;
 
@@ -106,7 +111,7 @@ class Dice final : public Activation {
     Properties& p = info_.properties;
     p.monotonic = false;
     p.smooth = true;
-    p.zero_centered = false;
+    p.zero_centered = true;  // f(0) = 0, negative and positive outputs
     p.range_min = -kInf;
     p.range_max = kInf;
     p.saturates_left = true;  // with α = 0 (the default) f' -> 0 as x -> -inf
@@ -258,7 +263,10 @@ class Dice final : public Activation {
     absl::Status s =
         ForEach(call, ch.split, [&](int64_t, int64_t i, int64_t c) {
           const double p = SigmoidPair((x[i] - ch.mean[c]) * ch.inv_r[c]).p;
-          y[i] = static_cast<T>(x[i] * (ch.alpha[c] + (1 - ch.alpha[c]) * p));
+          // y = α·x + (1-α)·x·p.
+          y[i] = static_cast<T>(
+              TimesVanishing(x[i], ch.alpha[c]) +
+              TimesVanishing(TimesVanishing(x[i], p), 1 - ch.alpha[c]));
         });
     if (call.params.Flag("training")) {
       const Shape shape = {ch.split.channels};
@@ -294,8 +302,8 @@ class Dice final : public Activation {
       const Sigmoids s = SigmoidPair(z);
       const double up = dy ? dy[i] : 1.0;
       const double a = ch.alpha[c];
-      return Terms{z, up * x[i] * (1 - a) * s.p * s.q, up * (a + (1 - a) * s.p),
-                   up * x[i] * s.q};
+      return Terms{z, up * (1 - a) * TimesVanishing(x[i], s.p * s.q),
+                   up * (a + (1 - a) * s.p), up * TimesVanishing(x[i], s.q)};
     };
     enum Kind { kG, kGz, kAlpha };
     ChannelSums sums(Chunks(ch.split), C, 3);

@@ -153,15 +153,19 @@ struct Swish {
   P beta;
   explicit Swish(const KernelArgs& args)
       : beta(pm::pset1<P>(static_cast<T>(args.beta))) {}
+  // β·x, but 0 when β = 0 (where the product with x = ±inf would be NaN).
+  P BetaX(const P& x) const {
+    return pm::Select(pm::IsZero(beta), pm::Zero<P>(), pm::pmul(beta, x));
+  }
   P Forward(const P& x) const {
-    return pm::TimesVanishing(x, pm::Sigmoid(pm::pmul(beta, x)));
+    return pm::TimesVanishing(x, pm::Sigmoid(BetaX(x)));
   }
   // dx = s + βx·s(1-s); the second term is 0 wherever s(1-s) is (so 1 at +inf,
   // 0 at -inf).
   P Backward(const P& x, const P& dy, P& term) const {
-    const auto s = pm::Sigmoids(pm::pmul(beta, x));
+    const auto s = pm::Sigmoids(BetaX(x));
     term = pm::pmul(dy, pm::TimesVanishing(pm::pmul(x, x), s.prod));
-    const P slope = pm::TimesVanishing(pm::pmul(beta, x), s.prod);
+    const P slope = pm::TimesVanishing(BetaX(x), s.prod);
     return pm::pmul(dy, pm::padd(s.pos, slope));
   }
 };
