@@ -1,6 +1,7 @@
 // Tensor views and the in-memory output sink.
 #include "server/core/tensor.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace actd {
@@ -18,7 +19,7 @@ int64_t NumElements(const Shape& shape) {
 }
 
 std::string ShapeToString(const Shape& shape) {
-  return "[" + absl::StrJoin(shape, ", ") + "]";
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
 double BufferSink::Buffer::at(int64_t i) const {
