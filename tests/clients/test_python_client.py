@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -19,7 +20,6 @@ import actclient  # noqa: E402
 from actclient import ActdError, Backward, Client, Forward  # noqa: E402
 
 ACTD = None
-TARGET = None
 SERVER = None
 CLIENT = None
 
@@ -44,16 +44,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_server():
+def start_server(*flags, token=None):
     """Starts actd on a free port; returns (process, client) once ListActivations answers."""
-    global TARGET
     for _ in range(3):
         port = free_port()
         proc = subprocess.Popen(
-            [ACTD, "--host", "127.0.0.1", "--port", str(port), "--metrics_port", "0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        TARGET = "127.0.0.1:%d" % port
-        client = Client(TARGET, timeout=10)
+            [ACTD, "--host", "127.0.0.1", "--port", str(port), "--metrics_port", "0"]
+            + list(flags), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        client = Client("127.0.0.1:%d" % port, timeout=10, token=token)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and proc.poll() is None:
             try:
@@ -74,15 +72,19 @@ def setUpModule():
     SERVER, CLIENT = start_server()
 
 
-def tearDownModule():
-    CLIENT.close()
-    SERVER.terminate()
-    SERVER.stderr.close()
+def stop_server(proc, client):
+    client.close()
+    proc.terminate()
+    proc.stderr.close()
     try:
-        SERVER.wait(timeout=15)
+        proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        SERVER.kill()
-        SERVER.wait()
+        proc.kill()
+        proc.wait()
+
+
+def tearDownModule():
+    stop_server(SERVER, CLIENT)
 
 
 # ---- float64 references -----------------------------------------------------------
@@ -602,10 +604,34 @@ class ApiTest(Case):
         np.testing.assert_allclose(grads["beta"], terms.sum(), rtol=1e-5)
 
     def test_timeout_is_a_deadline(self):
-        with Client(TARGET, timeout=1e-6) as c:
-            with self.assertRaises(ActdError) as e:
-                c.forward("relu", np.ones(1000))
+        # A listener that never speaks HTTP/2: the call can only end by its deadline.
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen()
+            start = time.monotonic()
+            with Client("127.0.0.1:%d" % silent.getsockname()[1], timeout=0.3) as c:
+                with self.assertRaises(ActdError) as e:
+                    c.forward("relu", np.ones(4))
             self.assertEqual(e.exception.code, grpc.StatusCode.DEADLINE_EXCEEDED)
+            self.assertLess(time.monotonic() - start, 5)
+
+class TokenTest(Case):
+    def test_bearer_token(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "token")
+            with open(path, "w") as f:
+                f.write("s3cret-token\n")
+            proc, client = start_server("--auth_token_file", path, token="s3cret-token")
+            try:
+                np.testing.assert_array_equal(client.forward("relu", [-1.0, 2.0]), [0, 2])
+                target = client.target
+                for token in (None, "wrong"):
+                    with Client(target, timeout=10, token=token) as other:
+                        with self.assertRaises(ActdError) as e:
+                            other.forward("relu", [1.0])
+                        self.assertEqual(e.exception.code, grpc.StatusCode.UNAUTHENTICATED)
+            finally:
+                stop_server(proc, client)
 
 
 if __name__ == "__main__":

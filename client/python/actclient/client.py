@@ -88,6 +88,7 @@ class Client:
             self._channel = grpc.secure_channel(target, credentials, options=opts)
         else:
             self._channel = grpc.insecure_channel(target, options=opts)
+        self.target = target
         self._stub = pb_grpc.ActivationServiceStub(self._channel)
         self._timeout = timeout
         self._metadata = [("authorization", "Bearer " + token)] if token else None
