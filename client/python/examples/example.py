@@ -27,9 +27,9 @@ def main():
         y = client.forward("prelu", images, weights={"alpha": [0.1, 0.2, 0.3]})
         print("prelu NCHW   ", y.shape, y.dtype)
 
-        y, dx = client.batch([actclient.Forward("mish", x),
+        mish, maxout = client.batch([actclient.Forward("mish", x),
                               actclient.Forward("maxout", x[:6], pieces=3)])
-        print("batch        ", y, dx)
+        print("batch        ", mish, maxout)
         try:
             client.forward("softmax", x)
         except actclient.ActdError as e:
