@@ -455,10 +455,12 @@ int RunPlot(const RunContext& context, const PlotArgs& args) {
                       Unpack(f.forward().output()).values,
                       Unpack(df.backward().grad_input()).values});
   }
-  const std::string svg = RenderSvg(
-      curves, absl::StrCat(absl::StrJoin(args.names, ", "),
-                           " and derivatives on [", absl::StrFormat("%g", lo),
-                           ", ", absl::StrFormat("%g", hi), "]"));
+  const std::string svg =
+      RenderSvg(curves,
+                absl::StrCat(absl::StrJoin(args.names, ", "),
+                             " and derivatives on [", absl::StrFormat("%g", lo),
+                             ", ", absl::StrFormat("%g", hi), "]"),
+                args.layout == "grid");
   std::ofstream out(args.out, std::ios::binary);
   if (!(out << svg)) throw UsageError(args.out + ": cannot write the file");
   std::cout << "wrote " << args.out << " (" << curves.size() << " activations, "

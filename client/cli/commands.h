@@ -32,7 +32,8 @@ struct PlotArgs {
   std::string out;             // .svg file
   std::string range = "-5:5";  // lo:hi
   int points = 201;
-  SpecArgs spec;  // applied to every activation
+  std::string layout = "single";  // single chart, or grid: a panel each
+  SpecArgs spec;                  // applied to every activation
 };
 
 int RunList(const RunContext& context);

@@ -209,6 +209,10 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   plot->add_option("--points", plot_args.points, "samples per curve")
       ->capture_default_str();
+  plot->add_option("--layout", plot_args.layout,
+                   "single (one chart) or grid (a panel per activation)")
+      ->check(CLI::IsMember({"single", "grid"}))
+      ->capture_default_str();
   AddSpecFlags(plot, plot_args.spec, /*with_weights=*/false);
 
   BenchArgs bench_args;

@@ -77,9 +77,10 @@ std::string FormatValues(const client::HostTensor& tensor, size_t max_values) {
 }
 
 void PrintTensor(const std::string& name, const client::HostTensor& tensor) {
+  const size_t indent = name.find_first_not_of(' ') + 2;
   std::cout << name << "  " << client::DataTypeName(tensor.dtype) << " "
-            << client::ShapeString(tensor.shape) << "\n  "
-            << FormatValues(tensor) << "\n";
+            << client::ShapeString(tensor.shape) << "\n"
+            << std::string(indent, ' ') << FormatValues(tensor) << "\n";
 }
 
 size_t DisplayWidth(const std::string& text) {

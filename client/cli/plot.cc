@@ -79,13 +79,23 @@ std::string TextPlot(const Curve& curve, int width, int height) {
   return out;
 }
 
-std::string RenderSvg(const std::vector<Curve>& curves,
-                      const std::string& title) {
-  constexpr double kWidth = 800, kHeight = 500;
-  constexpr double kLeft = 60, kRight = 170, kTop = 50, kBottom = 50;
-  constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
-                                     "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
-                                     "#bcbd22", "#17becf"};
+namespace {
+
+constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
+                                   "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f",
+                                   "#bcbd22", "#17becf"};
+
+// Where a chart goes: its frame in the document and the first colour index.
+struct Panel {
+  double x = 0, y = 0, width = 800, height = 500;
+  double right = 170;  // room for the legend
+  size_t first_color = 0;
+};
+
+// Grid, tick labels, axes, the curves and their legend of one chart.
+std::string RenderPanel(const std::vector<Curve>& curves, const Panel& panel) {
+  const double kWidth = panel.width, kHeight = panel.height;
+  const double kLeft = 60, kRight = panel.right, kTop = 50, kBottom = 50;
   Range y;
   double x_lo = INFINITY, x_hi = -INFINITY;
   for (const Curve& c : curves) {
@@ -105,13 +115,7 @@ std::string RenderSvg(const std::vector<Curve>& curves,
   };
 
   std::string svg = absl::StrFormat(
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-      "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
-      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      "<text class=\"title\" x=\"%g\" y=\"28\" text-anchor=\"middle\" "
-      "font-size=\"16\">%s</text>\n",
-      kWidth, kHeight, kWidth, kHeight, kLeft + plot_w / 2, title);
+      "<g class=\"panel\" transform=\"translate(%g %g)\">\n", panel.x, panel.y);
 
   // Grid lines and tick labels: integers on x, about eight steps on y.
   absl::StrAppend(&svg, "<g class=\"grid\" stroke=\"#ddd\">\n");
@@ -162,7 +166,7 @@ std::string RenderSvg(const std::vector<Curve>& curves,
   std::string legend = "<g class=\"legend\">\n";
   for (size_t i = 0; i < curves.size(); ++i) {
     const Curve& c = curves[i];
-    const char* color = kColors[i % std::size(kColors)];
+    const char* color = kColors[(panel.first_color + i) % std::size(kColors)];
     for (int derivative = 0; derivative < 2; ++derivative) {
       const std::vector<double>& v = derivative ? c.df : c.f;
       std::string d;
@@ -193,7 +197,44 @@ std::string RenderSvg(const std::vector<Curve>& curves,
           c.name, derivative ? "′(x)" : "(x)");
     }
   }
-  absl::StrAppend(&svg, legend, "</g>\n</svg>\n");
+  absl::StrAppend(&svg, legend, "</g>\n</g>\n");
+  return svg;
+}
+
+}  // namespace
+
+std::string RenderSvg(const std::vector<Curve>& curves,
+                      const std::string& title, bool grid) {
+  // Single: one 800 x 500 chart. Grid: 420 x 300 panels, up to 3 a row.
+  const size_t n = std::max<size_t>(curves.size(), 1);
+  const size_t cols = grid ? std::min<size_t>(n, 3) : 1;
+  const size_t rows = grid ? (n + cols - 1) / cols : 1;
+  const double cell_w = grid ? 420 : 800, cell_h = grid ? 300 : 500;
+  const double width = cols * cell_w, height = 20 + rows * cell_h;
+  std::string svg = absl::StrFormat(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+      "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+      "<text class=\"title\" x=\"%g\" y=\"28\" text-anchor=\"middle\" "
+      "font-size=\"16\">%s</text>\n",
+      width, height, width, height, grid ? width / 2 : 60 + (800 - 230) / 2.0,
+      title);
+  if (!grid) {
+    absl::StrAppend(&svg, RenderPanel(curves, Panel{}));
+  } else {
+    for (size_t i = 0; i < curves.size(); ++i) {
+      Panel panel;
+      panel.x = (i % cols) * cell_w;
+      panel.y = 20 + (i / cols) * cell_h;
+      panel.width = cell_w;
+      panel.height = cell_h;
+      panel.right = 100;
+      panel.first_color = i;
+      absl::StrAppend(&svg, RenderPanel({curves[i]}, panel));
+    }
+  }
+  absl::StrAppend(&svg, "</svg>\n");
   return svg;
 }
 

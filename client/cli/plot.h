@@ -20,9 +20,10 @@ struct Curve {
 std::string TextPlot(const Curve& curve, int width = 61, int height = 15);
 
 // An SVG document titled `title`: per curve a solid <path class="f"> and a
-// dashed <path class="df">, both with data-activation="<name>".
+// dashed <path class="df">, both with data-activation="<name>". All curves
+// share one chart, or with `grid` each gets its own panel (own y scale).
 std::string RenderSvg(const std::vector<Curve>& curves,
-                      const std::string& title);
+                      const std::string& title, bool grid = false);
 
 }  // namespace actd::cli
 
