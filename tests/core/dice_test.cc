@@ -346,3 +346,60 @@ TEST(Dice, InferenceNanStaysInItsElement) {
 
 }  // namespace
 }  // namespace actd::testing
+
+namespace actd::testing {
+namespace {
+
+// In inference Dice is element-wise, and the spec's infinity policy applies:
+// y(±inf) and dy/dx(±inf) are the limits, never NaN from inf·0. With
+// α = 0: y(-inf) = 0, y(+inf) = +inf, f'(-inf) = 0, f'(+inf) = 1; with
+// α = 0.25: y(-inf) = -inf and f'(-inf) = α.
+TEST(Dice, InferenceInfinitiesGiveTheLimits) {
+  for (float alpha : {0.0f, 0.25f}) {
+    SCOPED_TRACE("alpha " + std::to_string(alpha));
+    Request<float> r;
+    r.name = "dice";
+    r.params["training"] = ParamValue(false);
+    r.input = {{2, 1}, {-INFINITY, INFINITY}};
+    r.weights["alpha"] = {{1}, {alpha}};
+    r.weights["running_mean"] = {{1}, {0.5f}};
+    r.weights["running_var"] = {{1}, {2.0f}};
+    absl::StatusOr<Results<float>> y = Forward(r);
+    absl::StatusOr<Results<float>> g = Backward(r);
+    ASSERT_TRUE(y.ok() && g.ok());
+    EXPECT_EQ((*y)["output"][0], alpha == 0 ? 0.0f : -INFINITY);
+    EXPECT_EQ((*y)["output"][1], INFINITY);
+    EXPECT_EQ((*g)["grad_input"][0], alpha);
+    EXPECT_EQ((*g)["grad_input"][1], 1.0f);
+  }
+}
+
+// A missing grad_output means ones; a given `output` (Dice has no from-output
+// form) changes nothing.
+TEST(Dice, BackwardDefaultsAndIgnoredOutput) {
+  for (bool training : {true, false}) {
+    DiceCase c{{32, 3}, 1, std::nullopt, training};
+    const DiceData<double> d = MakeData<double>(c);
+    Request<double> r = MakeRequest(c, d);
+    absl::StatusOr<Results<double>> implicit = Backward(r);
+    absl::StatusOr<Results<double>> y = Forward(r);
+    r.grad_output = Tensor<double>{c.shape, std::vector<double>(96, 1.0)};
+    absl::StatusOr<Results<double>> ones = Backward(r);
+    ASSERT_TRUE(implicit.ok() && y.ok() && ones.ok());
+    r.output = Tensor<double>{c.shape, (*y)["output"]};
+    absl::StatusOr<Results<double>> with_y = Backward(r);
+    ASSERT_TRUE(with_y.ok()) << with_y.status();
+    for (const char* name : {"grad_input", "alpha"}) {
+      const std::vector<double>& a = (*implicit)[name];
+      for (size_t i = 0; i < a.size(); ++i) {
+        EXPECT_NEAR(a[i], (*ones)[name][i], 1e-15 * (1 + std::fabs(a[i])))
+            << name << "[" << i << "]";
+        EXPECT_EQ((*with_y)[name][i], (*ones)[name][i])
+            << name << "[" << i << "]";
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace actd::testing

@@ -7,6 +7,7 @@
 // central finite differences on the float64 path.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -55,6 +56,27 @@ Ld ForwardLimitBound(Ld limit) {
 template <typename T>
 Ld BackwardLimitBound(Ld dy, Ld dlimit) {
   return ExactLimit(dlimit) ? 0 : BackwardBound<T>(0, dy, dlimit, 0);
+}
+
+// The same, for the rows with a learnable scalar, with a from-output backward,
+// and without one.
+class LearnableTest : public ElementwiseTest {};
+class FromOutputTest : public ElementwiseTest {};
+class NoFromOutputTest : public ElementwiseTest {};
+
+bool HasFromOutput(const Reference& r) {
+  return FindActivation(r.name)->info().backward_from_output;
+}
+
+// Indices of the references that satisfy `keep`.
+template <typename Keep>
+std::vector<int> RefsWhere(Keep keep) {
+  std::vector<int> indices;
+  const std::vector<Reference>& refs = ElementwiseReferences();
+  for (int i = 0; i < static_cast<int>(refs.size()); ++i) {
+    if (keep(refs[i])) indices.push_back(i);
+  }
+  return indices;
 }
 
 template <typename T>
@@ -297,11 +319,7 @@ void CheckFromOutput(const Reference& ref, const std::string& isa,
   }
 }
 
-TEST_P(ElementwiseTest, BackwardFromOutputAgrees) {
-  if (!FindActivation(ref().name)->info().backward_from_output ||
-      ref().df_from_y == nullptr) {
-    GTEST_SKIP() << ref().label << " has no from-output backward";
-  }
+TEST_P(FromOutputTest, BackwardFromOutputAgrees) {
   ForEachIsa([&](const std::string& isa) {
     // Finite inputs: the learnable sums must be finite; infinities are
     // checked without y below.
@@ -365,8 +383,7 @@ TEST_P(ElementwiseTest, BackwardMatchesFiniteDifferences) {
 // |∂⁵L/∂β⁵| ≤ Σ|dy|·|x|⁵·c on |x| ≤ 3), and the rounding of each L is
 // ≤ 1e-14·Σ|dy·f| so the stencil's is ≤ 1.5e-11·Σ|dy·f|; the tolerance
 // 1e-8·(Σ|dy·f| + |grad|) covers both.
-TEST_P(ElementwiseTest, ParameterGradientMatchesFiniteDifferences) {
-  if (ref().learnable.empty()) GTEST_SKIP() << "no learnable scalar";
+TEST_P(LearnableTest, ParameterGradientMatchesFiniteDifferences) {
   std::vector<double> x = RandomNormals<double>(31, 20);
   x.erase(std::remove_if(x.begin(), x.end(),
                          [](double v) { return std::fabs(v) > 3; }),
@@ -419,6 +436,38 @@ TEST_P(ElementwiseTest, ParameterGradientMatchesFiniteDifferences) {
   });
 }
 
+// Rows without a from-output form ignore a given `output`.
+TEST_P(NoFromOutputTest, BackwardIgnoresOutputWithoutFromOutputForm) {
+  Request<double> r = MakeRequest(Finite(AccuracyInputs<double>(18)));
+  r.grad_output = Tensor<double>{
+      r.input.shape, RandomGrads<double>(19, r.input.values.size())};
+  absl::StatusOr<Results<double>> y = Forward(r);
+  absl::StatusOr<Results<double>> plain = Backward(r);
+  ASSERT_TRUE(y.ok() && plain.ok());
+  r.output = Tensor<double>{r.input.shape, (*y)["output"]};
+  absl::StatusOr<Results<double>> with_y = Backward(r);
+  ASSERT_TRUE(with_y.ok()) << with_y.status();
+  for (const auto& [name, t] : plain->tensors) {
+    ASSERT_TRUE(with_y->has(name)) << name;
+    const std::vector<double>& other = (*with_y)[name];
+    ASSERT_EQ(other.size(), t.values.size());
+    // Bitwise: a NaN (beta's sum when x² overflows) must stay NaN.
+    EXPECT_EQ(std::memcmp(other.data(), t.values.data(),
+                          other.size() * sizeof(double)),
+              0)
+        << name;
+  }
+}
+
+// float32 parameter-gradient sums over a million elements stay within 1e-5
+// of Σ|terms| (the accumulation order matters at this size).
+TEST_P(LearnableTest, LargeFloat32ParameterSums) {
+  ForEachIsa([&](const std::string& isa) {
+    std::vector<float> x = RandomNormals<float>(23, 1 << 17);
+    CheckParameterGradient(ref(), isa, MakeRequest(x));
+  });
+}
+
 std::string RefName(const ::testing::TestParamInfo<int>& info) {
   std::string s = ElementwiseReferences()[info.param].label;
   for (char& c : s) {
@@ -432,6 +481,21 @@ INSTANTIATE_TEST_SUITE_P(
     Activations, ElementwiseTest,
     ::testing::Range(0, static_cast<int>(ElementwiseReferences().size())),
     RefName);
+INSTANTIATE_TEST_SUITE_P(Activations, LearnableTest,
+                         ::testing::ValuesIn(RefsWhere([](const Reference& r) {
+                           return !r.learnable.empty();
+                         })),
+                         RefName);
+INSTANTIATE_TEST_SUITE_P(Activations, FromOutputTest,
+                         ::testing::ValuesIn(RefsWhere([](const Reference& r) {
+                           return HasFromOutput(r) && r.df_from_y != nullptr;
+                         })),
+                         RefName);
+INSTANTIATE_TEST_SUITE_P(Activations, NoFromOutputTest,
+                         ::testing::ValuesIn(RefsWhere([](const Reference& r) {
+                           return !HasFromOutput(r);
+                         })),
+                         RefName);
 
 }  // namespace
 }  // namespace actd::testing

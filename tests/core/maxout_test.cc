@@ -433,3 +433,25 @@ TEST(MaxoutGroups, GradientMatchesFiniteDifferences) {
 
 }  // namespace
 }  // namespace actd::testing
+
+namespace actd::testing {
+namespace {
+
+// Maxout has no from-output form: a given `output` changes nothing.
+TEST(MaxoutGroups, BackwardIgnoresOutput) {
+  Request<float> r;
+  r.name = "maxout";
+  r.params["pieces"] = ParamValue(3.0);
+  r.input = {{4, 6}, RandomNormals<float>(111, 4)};
+  r.grad_output = Tensor<float>{{4, 2}, RandomGrads<float>(112, 8)};
+  absl::StatusOr<Results<float>> y = Forward(r);
+  absl::StatusOr<Results<float>> plain = Backward(r);
+  ASSERT_TRUE(y.ok() && plain.ok());
+  r.output = Tensor<float>{{4, 2}, (*y)["output"]};
+  absl::StatusOr<Results<float>> with_y = Backward(r);
+  ASSERT_TRUE(with_y.ok()) << with_y.status();
+  EXPECT_EQ((*with_y)["grad_input"], (*plain)["grad_input"]);
+}
+
+}  // namespace
+}  // namespace actd::testing
