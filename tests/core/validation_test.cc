@@ -1,11 +1,13 @@
 // Request validation through RunForward and RunBackward: NOT_FOUND for an
 // unknown activation, INVALID_ARGUMENT for every bad parameter, weight or
 // shape, each message naming the field and the offending value.
+#include <algorithm>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "server/core/kernel_table.h"
 #include "tests/core/harness.h"
 
 namespace actd::testing {
@@ -223,6 +225,33 @@ TEST(Validation, DtypeMismatches) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_NE(s.message().find("alpha"), std::string::npos) << s;
   EXPECT_NE(s.message().find("float64"), std::string::npos) << s;
+}
+
+// The instruction sets the element-wise tests iterate over: the baseline
+// always, each once, narrowest first; "auto" picks the widest; an unknown
+// name is INVALID_ARGUMENT naming it.
+TEST(Validation, InstructionSetSelection) {
+  const std::vector<std::string> isas = SupportedIsas();
+  ASSERT_FALSE(isas.empty());
+  EXPECT_EQ(isas.front(), "baseline");
+  for (size_t i = 0; i < isas.size(); ++i) {
+    for (size_t j = i + 1; j < isas.size(); ++j) EXPECT_NE(isas[i], isas[j]);
+    ASSERT_TRUE(SelectIsa(isas[i]).ok()) << isas[i];
+    EXPECT_EQ(std::string(Kernels().isa), isas[i]);
+  }
+  ASSERT_TRUE(SelectIsa("auto").ok());
+  EXPECT_EQ(std::string(Kernels().isa), isas.back());
+  for (const char* known : {"avx2", "avx512"}) {
+    if (std::find(isas.begin(), isas.end(), known) != isas.end()) continue;
+    const absl::Status missing = SelectIsa(known);
+    EXPECT_EQ(missing.code(), absl::StatusCode::kInvalidArgument) << missing;
+    EXPECT_NE(missing.message().find(known), std::string::npos) << missing;
+  }
+  const absl::Status s = SelectIsa("sse9");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("sse9"), std::string::npos) << s;
+  EXPECT_EQ(std::string(Kernels().isa), isas.back()) << "a failed select "
+                                                        "changes nothing";
 }
 
 // No parameter map at all means every default.
