@@ -346,20 +346,29 @@ int RunBatch(const RunContext& context, const std::string& file) {
   return all_ok ? kExitOk : kExitRpcError;
 }
 
+// `names`, with a lone "all" replaced by every element-wise activation the
+// server lists.
+grpc::Status ExpandAll(client::ActdClient& client,
+                       const std::vector<std::string>& names,
+                       std::vector<std::string>* out) {
+  *out = names;
+  if (names.size() != 1 || names[0] != "all") return grpc::Status::OK;
+  pb::ListActivationsResponse list;
+  if (grpc::Status s = client.ListActivations(&list); !s.ok()) return s;
+  out->clear();
+  for (const pb::ActivationInfo& a : list.activations()) {
+    if (a.elementwise()) out->push_back(a.name());
+  }
+  return grpc::Status::OK;
+}
+
 int RunCompare(const RunContext& context, const CompareArgs& args) {
   HostTensor input = BuildInput(args.tensor, "-3,-2,-1,-0.5,0,0.5,1,2,3");
   const client::Encoding encoding = EncodingOf(args.tensor);
   client::ActdClient client(context.connection);
-  std::vector<std::string> names = args.names;
-  if (names.size() == 1 && names[0] == "all") {
-    pb::ListActivationsResponse list;
-    if (grpc::Status s = client.ListActivations(&list); !s.ok()) {
-      return ReportRpcError(context, s);
-    }
-    names.clear();
-    for (const pb::ActivationInfo& a : list.activations()) {
-      if (a.elementwise()) names.push_back(a.name());
-    }
+  std::vector<std::string> names;
+  if (grpc::Status s = ExpandAll(client, args.names, &names); !s.ok()) {
+    return ReportRpcError(context, s);
   }
   pb::BatchEvaluateRequest request;
   const pb::Tensor wire_input = client::ToProto(input, encoding);
@@ -422,8 +431,13 @@ int RunPlot(const RunContext& context, const PlotArgs& args) {
     grid.values.push_back(lo + (hi - lo) * i / (args.points - 1));
   }
   const pb::Tensor wire_grid = client::ToProto(grid, client::Encoding::kRaw);
+  client::ActdClient client(context.connection);
+  std::vector<std::string> names;
+  if (grpc::Status s = ExpandAll(client, args.names, &names); !s.ok()) {
+    return ReportRpcError(context, s);
+  }
   pb::BatchEvaluateRequest request;
-  for (const std::string& name : args.names) {
+  for (const std::string& name : names) {
     const pb::ActivationSpec spec = BuildSpec(
         name, args.spec, pb::DATA_TYPE_FLOAT64, client::Encoding::kRaw);
     pb::EvaluateRequest* f = request.add_items();
@@ -435,13 +449,12 @@ int RunPlot(const RunContext& context, const PlotArgs& args) {
     *df->mutable_backward()->mutable_activation() = spec;
     *df->mutable_backward()->mutable_input() = wire_grid;
   }
-  client::ActdClient client(context.connection);
   pb::BatchEvaluateResponse response;
   if (grpc::Status s = client.BatchEvaluate(request, &response); !s.ok()) {
     return ReportRpcError(context, s);
   }
   std::vector<Curve> curves;
-  for (size_t i = 0; i < args.names.size(); ++i) {
+  for (size_t i = 0; i < names.size(); ++i) {
     const pb::EvaluateResponse& f = response.results(2 * i);
     const pb::EvaluateResponse& df = response.results(2 * i + 1);
     for (const pb::EvaluateResponse* r : {&f, &df}) {
@@ -451,13 +464,13 @@ int RunPlot(const RunContext& context, const PlotArgs& args) {
                                   r->id() + ": " + r->message()));
       }
     }
-    curves.push_back({args.names[i], grid.values,
+    curves.push_back({names[i], grid.values,
                       Unpack(f.forward().output()).values,
                       Unpack(df.backward().grad_input()).values});
   }
   const std::string svg =
       RenderSvg(curves,
-                absl::StrCat(absl::StrJoin(args.names, ", "),
+                absl::StrCat(absl::StrJoin(names, ", "),
                              " and derivatives on [", absl::StrFormat("%g", lo),
                              ", ", absl::StrFormat("%g", hi), "]"),
                 args.layout == "grid");

@@ -203,7 +203,7 @@ int Main(int argc, char** argv) {
   CLI::App* plot = add("plot", "SVG plot of activations and their derivatives",
                        "actctl plot relu gelu mish --out act.svg --range -4:4",
                        [&](RunContext& c) { return RunPlot(c, plot_args); });
-  plot->add_option("names", plot_args.names, "activations")->required();
+  plot->add_option("names", plot_args.names, "activations, or all")->required();
   plot->add_option("--out", plot_args.out, "SVG file to write")->required();
   plot->add_option("--range", plot_args.range, "x range lo:hi")
       ->capture_default_str();

@@ -205,11 +205,11 @@ std::string RenderPanel(const std::vector<Curve>& curves, const Panel& panel) {
 
 std::string RenderSvg(const std::vector<Curve>& curves,
                       const std::string& title, bool grid) {
-  // Single: one 800 x 500 chart. Grid: 420 x 300 panels, up to 3 a row.
+  // Single: one 800 x 500 chart. Grid: 450 x 300 panels, up to 3 a row.
   const size_t n = std::max<size_t>(curves.size(), 1);
   const size_t cols = grid ? std::min<size_t>(n, 3) : 1;
   const size_t rows = grid ? (n + cols - 1) / cols : 1;
-  const double cell_w = grid ? 420 : 800, cell_h = grid ? 300 : 500;
+  const double cell_w = grid ? 450 : 800, cell_h = grid ? 300 : 500;
   const double width = cols * cell_w, height = 20 + rows * cell_h;
   std::string svg = absl::StrFormat(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -229,7 +229,7 @@ std::string RenderSvg(const std::vector<Curve>& curves,
       panel.y = 20 + (i / cols) * cell_h;
       panel.width = cell_w;
       panel.height = cell_h;
-      panel.right = 100;
+      panel.right = 140;
       panel.first_color = i;
       absl::StrAppend(&svg, RenderPanel({curves[i]}, panel));
     }

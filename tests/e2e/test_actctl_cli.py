@@ -461,6 +461,16 @@ class ActctlTest(unittest.TestCase):
         self.assertEqual(len(curves["f"]), 4)
         self.assertEqual(len(curves["df"]), 4)
 
+    def test_plot_all_draws_every_elementwise_activation(self):
+        listing = self.json_of("list")
+        elementwise = sorted(a["name"] for a in listing["activations"]
+                             if a.get("elementwise"))
+        out = self.path("all.svg")
+        self.ok("plot", "all", "--layout", "grid", "--out", out)
+        curves, _ = self.curves(out)
+        self.assertEqual(sorted(curves["f"]), elementwise)
+        self.assertEqual(sorted(curves["df"]), elementwise)
+
     def test_plot_unknown_activation_fails(self):
         code, _, err = run("plot", "nope", "--out", self.path("x.svg"),
                            target=self.server.target)
