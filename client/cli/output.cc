@@ -60,7 +60,7 @@ std::string FormatValues(const client::HostTensor& tensor, size_t max_values) {
   std::string out;
   if (n > max_values) {
     constexpr size_t kEdge = 5;
-    out = "[";
+    out.push_back('[');
     for (size_t i = 0; i < kEdge; ++i) {
       absl::StrAppend(&out, FormatNumber(tensor.values[i], tensor.dtype), ", ");
     }
