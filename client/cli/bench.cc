@@ -4,6 +4,8 @@
 // hot loop takes no locks.
 #include "client/cli/bench.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -110,7 +112,7 @@ int RunBench(const RunContext& context, const BenchArgs& args) {
     clients.push_back(std::make_unique<client::ActdClient>(options));
   }
 
-  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> next{0}, done{0};
   std::vector<WorkerResult> results(args.concurrency);
   const Clock::time_point start = Clock::now();
   const Clock::time_point end =
@@ -139,6 +141,7 @@ int RunBench(const RunContext& context, const BenchArgs& args) {
       const double seconds =
           std::chrono::duration<double>(Clock::now() - t0).count();
       r.samples.push_back({seconds, status.error_code()});
+      done.fetch_add(1, std::memory_order_relaxed);
       r.bytes_sent += request_bytes;
       if (status.ok()) {
         r.bytes_received += backward ? backward_response.ByteSizeLong()
@@ -148,11 +151,36 @@ int RunBench(const RunContext& context, const BenchArgs& args) {
       }
     }
   };
+  // A progress bar on stderr, only when it is a terminal; erased at the end.
+  std::atomic<bool> finished{false};
+  std::thread progress;
+  if (isatty(STDERR_FILENO)) {
+    progress = std::thread([&] {
+      while (!finished.load()) {
+        const double fraction = std::clamp(
+            timed
+                ? std::chrono::duration<double>(Clock::now() - start).count() /
+                      duration
+                : static_cast<double>(done.load()) / args.total,
+            0.0, 1.0);
+        const int filled = static_cast<int>(fraction * 40);
+        std::cerr << absl::StrFormat(
+                         "\r[%s%s] %3d%%  %d calls", std::string(filled, '='),
+                         std::string(40 - filled, ' '),
+                         static_cast<int>(fraction * 100), done.load())
+                  << std::flush;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      std::cerr << "\r\x1b[K" << std::flush;
+    });
+  }
   std::vector<std::thread> threads;
   for (int w = 0; w < args.concurrency; ++w) threads.emplace_back(worker, w);
   for (std::thread& t : threads) t.join();
   const double elapsed =
       std::chrono::duration<double>(Clock::now() - start).count();
+  finished = true;
+  if (progress.joinable()) progress.join();
 
   // Merge the workers' samples.
   std::vector<double> latencies;

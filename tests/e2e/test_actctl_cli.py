@@ -562,32 +562,52 @@ class ActctlTest(unittest.TestCase):
         self.assertIn("DEADLINE_EXCEEDED", out)
 
     def test_color_only_on_a_terminal(self):
-        def on_tty(env):
-            master, slave = pty.openpty()
-            full_env = dict(os.environ, **env)
-            full_env.pop("ACTCTL_TARGET", None)
-            if "NO_COLOR" not in env:
-                full_env.pop("NO_COLOR", None)
-            proc = subprocess.Popen([ACTCTL, "--target", self.server.target, "list"],
-                                    stdout=slave, stderr=slave, env=full_env)
-            os.close(slave)
-            chunks = []
-            while True:
-                ready, _, _ = select.select([master], [], [], 10)
-                if not ready:
-                    break
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            os.close(master)
-            self.assertEqual(proc.wait(timeout=10), 0)
-            return b"".join(chunks).decode(errors="replace")
-        self.assertIn("\x1b[", on_tty({"TERM": "xterm"}))
-        self.assertNotIn("\x1b[", on_tty({"TERM": "xterm", "NO_COLOR": "1"}))
+        code, out = run_on_tty(["--target", self.server.target, "list"],
+                               {"TERM": "xterm"})
+        self.assertEqual(code, 0)
+        self.assertIn("\x1b[", out)
+        code, out = run_on_tty(["--target", self.server.target, "list"],
+                               {"TERM": "xterm", "NO_COLOR": "1"})
+        self.assertEqual(code, 0)
+        self.assertNotIn("\x1b[", out)
+
+    def test_bench_progress_bar_only_on_a_terminal(self):
+        code, out = run_on_tty(["--target", self.server.target, "bench", "relu",
+                                "-c", 1, "-z", "0.5s", "--elements", 16],
+                               {"TERM": "xterm"})
+        self.assertEqual(code, 0, out)
+        self.assertRegex(out, r"\r\[=*\s*\]")
+        self.assertIn("Requests/sec", out)
+        code, _, err = run("bench", "relu", "-c", 1, "-z", "0.5s", "--elements", 16,
+                           target=self.server.target)
+        self.assertEqual(code, 0)
+        self.assertNotIn("\r", err)
+
+
+def run_on_tty(args, env):
+    """Runs actctl with stdout and stderr on a pseudo-terminal; returns (code, output)."""
+    master, slave = pty.openpty()
+    full_env = dict(os.environ, **env)
+    full_env.pop("ACTCTL_TARGET", None)
+    if "NO_COLOR" not in env:
+        full_env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([ACTCTL] + [str(a) for a in args], stdout=slave,
+                            stderr=slave, env=full_env)
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 10)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return proc.wait(timeout=10), b"".join(chunks).decode(errors="replace")
 
 
 class UnreachableTest(unittest.TestCase):
