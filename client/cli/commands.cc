@@ -71,8 +71,11 @@ void PrintTensorMap(const std::string& title,
   if (map.empty()) return;
   std::cout << title << ":\n";
   std::map<std::string, pb::Tensor> sorted(map.begin(), map.end());
-  for (const auto& [name, tensor] : sorted)
-    PrintTensor("  " + name, Unpack(tensor));
+  // Entries sit two columns right of the title, however far it is indented.
+  const std::string indent(title.find_first_not_of(' ') + 2, ' ');
+  for (const auto& [name, tensor] : sorted) {
+    PrintTensor(indent + name, Unpack(tensor));
+  }
 }
 
 void WriteOrThrow(const std::string& path, const HostTensor& tensor) {
