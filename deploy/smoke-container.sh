@@ -216,10 +216,15 @@ import_base "$slim_tar" docker.io/library/debian:bookworm-slim
 step="buildah bud"
 log "building $image from $repo/Dockerfile"
 build_start=$SECONDS
+before_build="$(buildah containers --quiet | sort)"
 if ! (cd "$repo" && BUILDAH_LAYERS=true timeout 1500 \
       buildah bud --isolation chroot --network host -f Dockerfile -t "$image" .) \
       >"$workdir/build.log" 2>&1; then
   tail -n 60 "$workdir/build.log" >&2
+  # A failed step leaves its working container behind; remove the ones this build made.
+  for c in $(comm -13 <(echo "$before_build") <(buildah containers --quiet | sort)); do
+    buildah rm "$c" >/dev/null 2>&1 || true
+  done
   fail "buildah bud failed or ran over 25 minutes (last lines above)"
 fi
 log "built $image in $((SECONDS - build_start)) s"
