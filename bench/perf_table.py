@@ -2,6 +2,7 @@
 """Renders actbench's JSON output as the tables of docs/PERFORMANCE.md.
 
 Usage: actbench --benchmark_format=json --benchmark_out=run.json ...; perf_table.py run.json
+(with --benchmark_repetitions, the medians are used)
 
 Prints, per element count and dtype, one row per variant and direction with our throughput
 (Gelem/s) for one worker and for all workers, oneDNN's (float32, one worker, same run) and the
@@ -17,7 +18,10 @@ def main(path):
         run = json.load(f)
     rates = {}
     for b in run["benchmarks"]:
-        name = b["name"].removesuffix("/real_time")
+        # With --benchmark_repetitions, only the medians are used.
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        name = b.get("run_name", b["name"]).removesuffix("/real_time")
         rates[name] = b.get("items_per_second", 0.0) / 1e9
     ctx = run["context"]
     print(f"Machine: {ctx.get('num_cpus')} CPUs at {ctx.get('mhz_per_cpu')} MHz, "
