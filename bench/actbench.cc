@@ -74,7 +74,7 @@ struct Variant {
   ParamMap params;
   // Input shape for n elements, and the weights to pass (filled per dtype).
   Shape (*shape)(int64_t n) = nullptr;  // null = [n]
-  const char* onednn = nullptr;  // oneDNN's counterpart, if it has one
+  const char* onednn = nullptr;         // oneDNN's counterpart, if it has one
 };
 
 std::vector<Variant> Variants() {
