@@ -23,7 +23,7 @@ ACTD = None
 SERVER = None
 CLIENT = None
 
-# Tolerances (shared/spec accuracy table; float64 relaxed to 1e-12 for the reference's
+# Tolerances (the accuracy table of docs/SPEC.md; float64 relaxed to 1e-12 for the reference's
 # own rounding): relative forward, relative backward, absolute forward, absolute
 # backward per |dy|.
 TOL = {
