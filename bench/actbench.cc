@@ -7,7 +7,8 @@
 // same bytes as a unary kernel). When built with oneDNN (libdnnl-dev
 // installed), `onednn/...` runs its eltwise primitive on the same inputs in the
 // same run, and our float32 one-worker benchmarks report `vs_onednn`, their
-// throughput divided by oneDNN's (measured once per case, median of 15 runs).
+// throughput divided by oneDNN's (median of 21 passes each, timed
+// alternately in the same run).
 //
 // Extra flag: --isa=auto|baseline|avx2|avx512 (before Google Benchmark's own
 // flags).
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -165,24 +167,32 @@ struct OneDnn {
     };
   }
 
-  double MedianSeconds(const std::string& name, bool backward, int64_t n) {
-    static std::map<std::string, double> cache;
-    const std::string key =
-        name + (backward ? "/b/" : "/f/") + std::to_string(n);
-    if (auto it = cache.find(key); it != cache.end()) return it->second;
-    auto run = Prepare(name, backward, Inputs<float>(n, 1).data(),
-                       Inputs<float>(n, 2).data(), n);
-    for (int i = 0; i < 3; ++i) run();
-    std::vector<double> t;
-    for (int i = 0; i < 15; ++i) {
+  // Our throughput over oneDNN's on this case: `ours` and oneDNN's pass are
+  // timed alternately, 21 pairs after a warm-up, and the ratio of the two
+  // medians is returned, so both see the same machine state (a noisy
+  // neighbour slows both, not one).
+  double Ratio(const std::string& name, bool backward, int64_t n,
+               const std::function<void()>& ours) {
+    auto theirs = Prepare(name, backward, Inputs<float>(n, 1).data(),
+                          Inputs<float>(n, 2).data(), n);
+    auto seconds = [](const std::function<void()>& run) {
       const auto start = std::chrono::steady_clock::now();
       run();
-      t.push_back(std::chrono::duration<double>(
-                      std::chrono::steady_clock::now() - start)
-                      .count());
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                           start)
+          .count();
+    };
+    for (int i = 0; i < 3; ++i) ours(), theirs();
+    std::vector<double> a, b;
+    for (int i = 0; i < 21; ++i) {
+      a.push_back(seconds(ours));
+      b.push_back(seconds(theirs));
     }
-    std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-    return cache[key] = t[t.size() / 2];
+    auto median = [](std::vector<double>& t) {
+      std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+      return t[t.size() / 2];
+    };
+    return median(b) / median(a);
   }
 };
 OneDnn& Dnnl() {
@@ -237,11 +247,13 @@ void RunActivation(benchmark::State& state, const Variant& v, Direction dir,
 #ifdef ACTD_HAVE_DNNL
   if (v.onednn && sizeof(T) == 4 && workers == 1 &&
       dir != Direction::kBackwardFromOutput) {
-    const double theirs =
-        n / Dnnl().MedianSeconds(v.onednn, dir != Direction::kForward, n);
-    const double ours = static_cast<double>(state.iterations()) * n;
+    auto ours = [&] {
+      benchmark::DoNotOptimize(dir == Direction::kForward
+                                   ? RunForward(request, sink)
+                                   : RunBackward(request, sink));
+    };
     state.counters["vs_onednn"] =
-        benchmark::Counter(ours / theirs, benchmark::Counter::kIsRate);
+        Dnnl().Ratio(v.onednn, dir != Direction::kForward, n, ours);
   }
 #endif
 }

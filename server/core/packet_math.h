@@ -70,36 +70,75 @@ inline P TimesVanishing(const P& a, const P& vanishing) {
   return pselect(IsZero(vanishing), Zero<P>(), pmul(a, vanishing));
 }
 
-// e^x for float32, in the whole float range down to the last subnormal. Cephes'
-// polynomial (as in Eigen, ~1 ulp) on r = x - m·ln2, then 2^m applied as two
-// exact power-of-two factors built from exponent bits, so results that are
-// subnormal or overflow round once, correctly, and no clamp or slow ldexp is
-// needed: e^x = 0 below -104, inf above 88.72, NaN kept.
+// e^x for float32, in the whole float range down to the last subnormal.
+// r = x - m·ln2 with m = round(x/ln2) (two-step Cody-Waite), Cephes' polynomial
+// (as in Eigen, ~1 ulp) for e^r, then e^x = 2^m·e^r. That scaling is one
+// multiply when every lane has |x| ≤ 87 (m in [-126, 126], 2^m a normal
+// float); otherwise (overflow, subnormal results, ±inf) 2^m is applied as two
+// exact power-of-two factors, so such results round once, correctly, with no
+// clamp or slow ldexp: e^x = 0 below -104, inf above 88.72, NaN kept.
 template <typename P>
-inline P ExpFloat(const P& x_in) {
-  using PI = typename unpacket_traits<P>::integer_packet;
-  const P x = pmax(pmin(x_in, Set<P>(89.0)), Set<P>(-104.0));
-  const P m = pfloor(pmadd(x, Set<P>(1.44269504088896341), Set<P>(0.5)));
+struct ExpParts {
+  P m;        // round(x/ln2), as a float
+  P r;        // x - m·ln2, |r| ≤ ln2/2
+  P shifted;  // x/ln2 + 1.5·2^23: m in its low mantissa bits
+};
+template <typename P>
+inline ExpParts<P> ExpReduce(const P& x) {
+  // Adding 1.5·2^23 rounds x/ln2 to an integer (for |x/ln2| < 2^22) and leaves
+  // it, as two's complement, in the low mantissa bits.
+  const P shifter = Set<P>(12582912.0);
+  const P shifted = pmadd(x, Set<P>(1.44269504088896341), shifter);
+  const P m = psub(shifted, shifter);
   P r = pmadd(m, Set<P>(-0.693359375), x);
   r = pmadd(m, Set<P>(2.12194440e-4), r);
-  const P r2 = pmul(r, r);
-  const P r3 = pmul(r2, r);
-  P y = pmadd(Set<P>(1.9875691500E-4), r, Set<P>(1.3981999507E-3));
-  P y1 = pmadd(Set<P>(4.1665795894E-2), r, Set<P>(1.6666665459E-1));
-  const P y2 = padd(r, One<P>());
-  y = pmadd(y, r, Set<P>(8.3334519073E-3));
-  y1 = pmadd(y1, r, Set<P>(5.0000001201E-1));
-  y = pmadd(y, r3, y1);
-  y = pmadd(y, r2, y2);
+  return {m, r, shifted};
+}
+// (e^r - 1)/r by Horner, to be finished as 1 + r·q (e^r) or r·q (e^r - 1).
+template <typename P>
+inline P ExpPolyQ(const P& r) {
+  P q = Set<P>(1.9875691500E-4);
+  q = pmadd(q, r, Set<P>(1.3981999507E-3));
+  q = pmadd(q, r, Set<P>(8.3334519073E-3));
+  q = pmadd(q, r, Set<P>(4.1665795894E-2));
+  q = pmadd(q, r, Set<P>(1.6666665459E-1));
+  q = pmadd(q, r, Set<P>(5.0000001201E-1));
+  return pmadd(q, r, One<P>());
+}
+// 2^m for m in [-126, 127], from ExpParts::shifted.
+template <typename P>
+inline P Pow2(const P& shifted) {
+  using PI = typename unpacket_traits<P>::integer_packet;
+  return preinterpret<P>(
+      plogical_shift_left<23>(padd(preinterpret<PI>(shifted), pset1<PI>(127))));
+}
+// True when some lane of x needs ExpFloat's slow scaling (|x| > 87, ±inf).
+// NaN lanes compare false and stay on the fast path, which propagates them.
+template <typename P>
+inline bool ExpNeedsWideRange(const P& x) {
+  return predux_any(Gt(pabs(x), Set<P>(87.0)));
+}
+template <typename P>
+inline P ExpFloatWide(const P& x_in) {
+  using PI = typename unpacket_traits<P>::integer_packet;
+  const P x = pmax(pmin(x_in, Set<P>(89.0)), Set<P>(-104.0));
+  const ExpParts<P> e = ExpReduce(x);
+  const P y = pmadd(ExpPolyQ(e.r), e.r, One<P>());
   // m in [-150, 128]: 2^m = 2^(m>>1) · 2^(m - (m>>1)), each factor a normal
   // float.
-  const PI mi = pcast<P, PI>(m);
+  const PI mi = pcast<P, PI>(e.m);
   const PI m1 = parithmetic_shift_right<1>(mi);
   const PI bias = pset1<PI>(127);
   const P s1 = preinterpret<P>(plogical_shift_left<23>(padd(m1, bias)));
   const P s2 =
       preinterpret<P>(plogical_shift_left<23>(padd(psub(mi, m1), bias)));
   return pselect(pcmp_eq(x_in, x_in), pmul(pmul(y, s1), s2), x_in);
+}
+template <typename P>
+inline P ExpFloat(const P& x) {
+  if (ExpNeedsWideRange(x)) return ExpFloatWide(x);
+  const ExpParts<P> e = ExpReduce(x);
+  return pmul(pmadd(ExpPolyQ(e.r), e.r, One<P>()), Pow2(e.shifted));
 }
 
 // e^x to the last subnormal, exactly 0 at -inf. float32 uses ExpFloat. For
@@ -121,13 +160,19 @@ inline P Exp(const P& x) {
   }
 }
 
-// e^x - 1 with relative precision near 0: for |x| < 1/2 its Taylor series (to
-// x^8/8! in float, x^16/16! in double: the first omitted term is below 1e-8
-// resp. 1e-19 relative), elsewhere e^x - 1, where |e^x - 1| > 0.39 so the
-// subtraction costs under 2 ulp. Both forms are computed for every lane; no
-// log, unlike Eigen's generic expm1.
+// e^x - 1 with relative precision near 0.
+//
+// float32: e^x - 1 = 2^m·(e^r - 1) + (2^m - 1), with e^r - 1 = r·q(r) formed
+// without adding 1 (ExpParts). For m = 0 that is r·q exactly, so small x keep
+// every digit; for m ≠ 0, |e^x - 1| > 0.29 and the sum cancels at most a
+// factor ~1.4. Lanes beyond ±87 take the series-or-exp form below.
+//
+// That form (float64 always): for |x| < 1/2 the Taylor series (to x^8/8! in
+// float, x^16/16! in double: the first omitted term is below 1e-8 resp. 1e-19
+// relative), elsewhere e^x - 1, where |e^x - 1| > 0.39 so the subtraction costs
+// under 2 ulp. No log, unlike Eigen's generic expm1.
 template <typename P>
-inline P Expm1(const P& x) {
+inline P Expm1SeriesOrExp(const P& x) {
   constexpr int kDegree = std::is_same_v<ScalarOf<P>, float> ? 8 : 16;
   double inv_factorial[kDegree + 1];
   inv_factorial[0] = 1;
@@ -138,6 +183,17 @@ inline P Expm1(const P& x) {
     poly = pmadd(poly, x, Set<P>(inv_factorial[k]));
   const P series = pmadd(pmul(x, x), poly, x);
   return pselect(Lt(pabs(x), Set<P>(0.5)), series, psub(Exp(x), One<P>()));
+}
+template <typename P>
+inline P Expm1(const P& x) {
+  if constexpr (std::is_same_v<ScalarOf<P>, float>) {
+    if (ExpNeedsWideRange(x)) return Expm1SeriesOrExp(x);
+    const ExpParts<P> e = ExpReduce(x);
+    const P scale = Pow2(e.shifted);
+    return pmadd(scale, pmul(ExpPolyQ(e.r), e.r), psub(scale, One<P>()));
+  } else {
+    return Expm1SeriesOrExp(x);
+  }
 }
 
 // σ(x) and σ(-x) from e = e^{-|x|}: σ(|x|) = 1/(1+e), σ(-|x|) = e/(1+e). No
