@@ -197,20 +197,20 @@ struct GeluTanh {
   }
 };
 
-// Φ(x) = erfc(-x/√2)/2. float32 packets use the vectorized erfc of
-// packet_math.h; float64 lanes use the C library's erfc (correctly rounded to
+// Φ(x) and e^{-x²/2}. float32 packets use packet_math.h's NormalFloat (one
+// exp for both); float64 lanes use the C library's erfc (correctly rounded to
 // ~1 ulp), which no Eigen packet op matches.
 template <typename P>
-inline P NormalCdf(const P& x) {
-  const P t = pm::pmul(x, pm::Set<P>(-0.70710678118654752440));
+inline pm::NormalParts<P> Normal(const P& x) {
   if constexpr (std::is_same_v<pm::ScalarOf<P>, float>) {
-    return pm::pmul(pm::Set<P>(0.5), pm::ErfcFloat(t));
+    return pm::NormalFloat(x);
   } else {
     constexpr int kLanes = pm::unpacket_traits<P>::size;
     alignas(64) double lanes[kLanes];
-    pm::pstoreu(lanes, t);
-    for (double& v : lanes) v = 0.5 * std::erfc(v);
-    return pm::ploadu<P>(lanes);
+    pm::pstoreu(lanes, x);
+    for (double& v : lanes) v = 0.5 * std::erfc(v * -0.70710678118654752440);
+    return {pm::ploadu<P>(lanes),
+            pm::Exp(pm::pmul(pm::pmul(x, x), pm::Set<P>(-0.5)))};
   }
 }
 
@@ -221,12 +221,12 @@ struct GeluErf {
   using P = PacketOf<T>;
   explicit GeluErf(const KernelArgs&) {}
   static constexpr bool kFromOutput = false;
-  P Forward(const P& x) const { return pm::TimesVanishing(x, NormalCdf(x)); }
+  P Forward(const P& x) const { return pm::TimesVanishing(x, Normal(x).cdf); }
   // dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π).
   P Backward(const P& x, const P& dy, P&) const {
-    const P phi = pm::pmul(pm::Set<P>(0.39894228040143267794),
-                           pm::Exp(pm::pmul(pm::Set<P>(-0.5), pm::pmul(x, x))));
-    return pm::pmul(dy, pm::padd(NormalCdf(x), pm::TimesVanishing(x, phi)));
+    const pm::NormalParts<P> n = Normal(x);
+    const P phi = pm::pmul(pm::Set<P>(0.39894228040143267794), n.gauss);
+    return pm::pmul(dy, pm::padd(n.cdf, pm::TimesVanishing(x, phi)));
   }
 };
 
