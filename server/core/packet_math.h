@@ -71,8 +71,8 @@ inline P TimesVanishing(const P& a, const P& vanishing) {
 }
 
 // e^x for float32, in the whole float range down to the last subnormal.
-// r = x - m·ln2 with m = round(x/ln2) (two-step Cody-Waite), Cephes' polynomial
-// (as in Eigen, ~1 ulp) for e^r, then e^x = 2^m·e^r. That scaling is one
+// r = x - m·ln2 with m = round(x/ln2) (two-step Cody-Waite), a polynomial
+// (ExpPolyQ4, 2 ulp) for e^r, then e^x = 2^m·e^r. That scaling is one
 // multiply when every lane has |x| ≤ 87 (m in [-126, 126], 2^m a normal
 // float); otherwise (overflow, subnormal results, ±inf) 2^m is applied as two
 // exact power-of-two factors, so such results round once, correctly, with no
@@ -94,9 +94,11 @@ inline ExpParts<P> ExpReduce(const P& x) {
   r = pmadd(m, Set<P>(2.12194440e-4), r);
   return {m, r, shifted};
 }
-// (e^r - 1)/r, to be finished as 1 + r·q (e^r) or r·q (e^r - 1). Estrin's
-// scheme rather than Horner's: the kernels are bound by the latency of their
-// dependency chain, and this halves its length here for one extra multiply.
+// (e^r - 1)/r for |r| ≤ ln2/2, finished as 1 + r·q (e^r) or r·q (e^r - 1).
+// Polynomials in Estrin's scheme rather than Horner's: the kernels are bound by
+// the latency of their dependency chain, which this shortens.
+//
+// ExpPolyQ: Cephes' (as in Eigen), degree 5, for e^r - 1 to ~1 ulp.
 template <typename P>
 inline P ExpPolyQ(const P& r) {
   const P r2 = pmul(r, r);
@@ -106,6 +108,16 @@ inline P ExpPolyQ(const P& r) {
   const P p45 = pmadd(Set<P>(1.3981999507E-3), r, Set<P>(8.3334519073E-3));
   const P p456 = pmadd(Set<P>(1.9875691500E-4), r2, p45);
   return pmadd(p456, r4, pmadd(p23, r2, p01));
+}
+// ExpPolyQ4: degree 4, minimax in relative error over |r| ≤ ln2/2 (4.5e-7),
+// three operations fewer. It serves e^x alone, where its error is r times
+// that, ≤ 2.3e-7 evaluated in float32: 2 ulp of the 16 the contract allows.
+template <typename P>
+inline P ExpPolyQ4(const P& r) {
+  const P r2 = pmul(r, r);
+  const P inner = pmadd(pmadd(Set<P>(0.00833807234), r, Set<P>(0.0418725647)),
+                        r2, pmadd(Set<P>(0.166668311), r, Set<P>(0.49999404)));
+  return pmadd(inner, r, One<P>());
 }
 // 2^m for m in [-126, 127], from ExpParts::shifted.
 template <typename P>
@@ -125,7 +137,7 @@ inline P ExpFloatWide(const P& x_in) {
   using PI = typename unpacket_traits<P>::integer_packet;
   const P x = pmax(pmin(x_in, Set<P>(89.0)), Set<P>(-104.0));
   const ExpParts<P> e = ExpReduce(x);
-  const P y = pmadd(ExpPolyQ(e.r), e.r, One<P>());
+  const P y = pmadd(ExpPolyQ4(e.r), e.r, One<P>());
   // m in [-150, 128]: 2^m = 2^(m>>1) · 2^(m - (m>>1)), each factor a normal
   // float.
   const PI mi = pcast<P, PI>(e.m);
@@ -140,7 +152,7 @@ template <typename P>
 inline P ExpFloat(const P& x) {
   if (ExpNeedsWideRange(x)) return ExpFloatWide(x);
   const ExpParts<P> e = ExpReduce(x);
-  return pmul(pmadd(ExpPolyQ(e.r), e.r, One<P>()), Pow2(e.shifted));
+  return pmul(pmadd(ExpPolyQ4(e.r), e.r, One<P>()), Pow2(e.shifted));
 }
 
 // e^x to the last subnormal, exactly 0 at -inf. float32 uses ExpFloat. For
