@@ -18,6 +18,8 @@ std::string Num(long double v) {
 }
 
 Mismatches::~Mismatches() {
+  ::testing::Test::RecordProperty("worst_error_over_bound_" + what_,
+                                  Num(worst_));
   if (failures_ == 0) return;
   std::string text = what_ + ": " + std::to_string(failures_) + " of " +
                      std::to_string(checked_) + " values out of bounds";

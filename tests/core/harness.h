@@ -6,6 +6,7 @@
 #ifndef ACTD_TESTS_CORE_HARNESS_H_
 #define ACTD_TESTS_CORE_HARNESS_H_
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -155,7 +156,9 @@ bool Close(T got, long double want, long double bound) {
 }
 
 // Collects mismatches; on destruction reports the count and the first few as
-// one test failure, each with the context, x, got, want and bound.
+// one test failure, each with the context, x, got, want and bound. It also
+// records the largest |got - want| / bound seen (the headroom left) as the test
+// property `worst_error_over_bound_<what>`, shown in --gtest_output=xml.
 class Mismatches {
  public:
   explicit Mismatches(std::string what) : what_(std::move(what)) {}
@@ -165,6 +168,10 @@ class Mismatches {
   bool Check(const std::string& where, long double x, T got, long double want,
              long double bound) {
     ++checked_;
+    if (bound > 0 && std::isfinite(want) && std::isfinite(got)) {
+      worst_ = std::max(
+          worst_, std::fabs(static_cast<long double>(got) - want) / bound);
+    }
     if (Close(got, want, bound)) return true;
     Add(where, x, static_cast<long double>(got), want, bound);
     return false;
@@ -179,6 +186,7 @@ class Mismatches {
   std::vector<std::string> first_;
   int failures_ = 0;
   int checked_ = 0;
+  long double worst_ = 0;
 };
 
 // The spec's edge inputs for T: signed zeros, infinities, NaN, subnormals,
