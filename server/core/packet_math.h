@@ -59,6 +59,11 @@ inline P Select(const P& mask, const P& if_true, const P& if_false) {
 }
 // x where x is a number, else the NaN x: the NaN policy, applied once per
 // kernel result.
+// -|x| in one operation: x with its sign bit set.
+template <typename P>
+inline P NegAbs(const P& x) {
+  return por(x, Set<P>(-0.0));
+}
 template <typename P>
 inline P KeepNaN(const P& x, const P& result) {
   return pselect(pcmp_eq(x, x), result, x);
@@ -222,7 +227,7 @@ struct SigmoidPair {
 };
 template <typename P>
 inline SigmoidPair<P> Sigmoids(const P& x) {
-  const P e = Exp(pnegate(pabs(x)));
+  const P e = Exp(NegAbs(x));
   const P big = pdiv(One<P>(), padd(One<P>(), e));  // σ(|x|)
   const P small = pmul(e, big);                     // σ(-|x|)
   const P negative = Lt(x, Zero<P>());
@@ -231,7 +236,7 @@ inline SigmoidPair<P> Sigmoids(const P& x) {
 }
 template <typename P>
 inline P Sigmoid(const P& x) {
-  const P e = Exp(pnegate(pabs(x)));
+  const P e = Exp(NegAbs(x));
   const P big = pdiv(One<P>(), padd(One<P>(), e));
   return pselect(Lt(x, Zero<P>()), pmul(e, big), big);
 }
