@@ -61,6 +61,7 @@ class Elementwise final : public Activation {
         sink.Allocate("output", call.input.dtype, call.input.shape);
     KernelArgs args;
     const KernelId id = choice_.choose(call.params, &args);
+    args.stream = StreamOutput(y.bytes());
     absl::Status status;
     WithType(call.input.dtype, [&](auto tag) {
       using T = decltype(tag);
@@ -81,6 +82,7 @@ class Elementwise final : public Activation {
     const TensorView dx = sink.Allocate("grad_input", dtype, call.input.shape);
     KernelArgs args;
     const KernelId id = choice_.choose(call.params, &args);
+    args.stream = StreamOutput(dx.bytes());
     const bool sum = choice_.learnable != nullptr;
     const int64_t n = call.input.size();
     // One partial sum per chunk, added in chunk order: the same bits for any
@@ -197,6 +199,7 @@ class Prelu final : public Activation {
     const TensorView y =
         sink.Allocate("output", call.input.dtype, call.input.shape);
     const Runs runs = RunsOf(call);
+    const bool stream = StreamOutput(y.bytes());
     absl::Status status;
     WithType(call.input.dtype, [&](auto tag) {
       using T = decltype(tag);
@@ -208,8 +211,8 @@ class Prelu final : public Activation {
             for (int64_t r = begin; r < end; ++r) {
               const int64_t offset = r * runs.length;
               const int64_t n = std::min(runs.length, runs.total - offset);
-              forward({.alpha = Slope(alpha, runs, r)}, x + offset,
-                      y.as<T>() + offset, n);
+              forward({.alpha = Slope(alpha, runs, r), .stream = stream},
+                      x + offset, y.as<T>() + offset, n);
             }
           });
     });

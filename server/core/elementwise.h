@@ -276,27 +276,60 @@ using pm::PacketOf;
 template <typename T>
 constexpr int64_t kLanes = pm::unpacket_traits<PacketOf<T>>::size;
 
+// Stores packet v at `to`: plainly, or with kStream non-temporally (then `to`
+// must be aligned to the packet's size).
+template <bool kStream, typename T, typename P>
+inline void Store(T* to, const P& v) {
+  if constexpr (kStream) {
+    pm::StreamStore(to, v);
+  } else {
+    pm::pstoreu(to, v);
+  }
+}
+
+// Calls run(head, stream) to cover [0, n) of an output at `out`: plainly when
+// !stream, else with a plain head up to the first packet-aligned element and a
+// streamed rest, then a store fence.
+template <typename T, typename Run>
+void MaybeStreamed(T* out, int64_t n, bool stream, const Run& run) {
+  if (!stream) {
+    run(0, n, std::false_type{});
+    return;
+  }
+  constexpr uintptr_t kAlign = sizeof(PacketOf<T>);
+  const int64_t head = std::min<int64_t>(
+      n, (kAlign - reinterpret_cast<uintptr_t>(out) % kAlign) % kAlign /
+             sizeof(T));
+  run(0, head, std::false_type{});
+  run(head, n, std::true_type{});
+  pm::StoreFence();
+}
+
 // y = f(x) over n elements, full packets then the zero-padded tail. Every
 // kernel's Forward carries a NaN x through to y by itself (every operation on
 // it does; Eigen's pmin(x, c) and pmax(x, c) return a NaN x, as std::min and
 // std::max do), so no KeepNaN is spent here; the core tests check NaN in, NaN
 // out for every kernel and ISA.
-template <typename T, typename Kernel>
-void Forward(const Kernel& k, const T* x, T* y, int64_t n) {
+template <bool kStream, typename T, typename Kernel>
+void ForwardRange(const Kernel& k, const T* x, T* y, int64_t n) {
   using P = PacketOf<T>;
   constexpr int64_t W = kLanes<T>;
   int64_t i = 0;
   for (; i + W <= n; i += W) {
-    const P xv = pm::ploadu<P>(x + i);
-    pm::pstoreu(y + i, k.Forward(xv));
+    Store<kStream>(y + i, k.Forward(pm::ploadu<P>(x + i)));
   }
   if (i < n) {
     T xb[W] = {}, yb[W];
     std::memcpy(xb, x + i, (n - i) * sizeof(T));
-    const P xv = pm::ploadu<P>(xb);
-    pm::pstoreu(yb, k.Forward(xv));
+    pm::pstoreu(yb, k.Forward(pm::ploadu<P>(xb)));
     std::memcpy(y + i, yb, (n - i) * sizeof(T));
   }
+}
+template <typename T, typename Kernel>
+void Forward(const Kernel& k, const T* x, T* y, int64_t n, bool stream) {
+  MaybeStreamed(y, n, stream, [&](int64_t from, int64_t to, auto streamed) {
+    ForwardRange<decltype(streamed)::value>(k, x + from, y + from, to - from);
+  });
 }
 
 // dx = step(a, dy, term) over n elements, where `a` is x (Backward) or y
@@ -304,8 +337,9 @@ void Forward(const Kernel& k, const T* x, T* y, int64_t n) {
 // float64 sum of the terms: they are added in packets of T over blocks of 64
 // packets, then in double, which keeps a float32 sum within ~4e-6 of Σ|terms|.
 // Padded tail lanes have dy = 0 and so add nothing.
-template <bool kSumTerm, typename T, typename Step>
-double Backward(const T* a, const T* dy, T* dx, int64_t n, const Step& step) {
+template <bool kSumTerm, bool kStream, typename T, typename Step>
+double BackwardRange(const T* a, const T* dy, T* dx, int64_t n,
+                     const Step& step) {
   using P = PacketOf<T>;
   constexpr int64_t W = kLanes<T>;
   constexpr int64_t kBlock = 64 * W;
@@ -318,7 +352,7 @@ double Backward(const T* a, const T* dy, T* dx, int64_t n, const Step& step) {
     for (; i + W <= end; i += W) {
       const P av = pm::ploadu<P>(a + i);
       const P dyv = dy ? pm::ploadu<P>(dy + i) : ones;
-      pm::pstoreu(dx + i, pm::KeepNaN(av, step(av, dyv, term)));
+      Store<kStream>(dx + i, pm::KeepNaN(av, step(av, dyv, term)));
       if constexpr (kSumTerm) acc = pm::padd(acc, term);
     }
     if (i < end) {
@@ -342,6 +376,21 @@ double Backward(const T* a, const T* dy, T* dx, int64_t n, const Step& step) {
     }
   }
   return total;
+}
+// The block sums start at a, so that their order never depends on dx's
+// alignment: a summing backward is not streamed.
+template <bool kSumTerm, typename T, typename Step>
+double Backward(const T* a, const T* dy, T* dx, int64_t n, bool stream,
+                const Step& step) {
+  if constexpr (kSumTerm) {
+    return BackwardRange<true, false>(a, dy, dx, n, step);
+  } else {
+    MaybeStreamed(dx, n, stream, [&](int64_t from, int64_t to, auto streamed) {
+      BackwardRange<false, decltype(streamed)::value>(
+          a + from, dy ? dy + from : nullptr, dx + from, to - from, step);
+    });
+    return 0;
+  }
 }
 
 }  // namespace loops

@@ -32,12 +32,22 @@ enum class KernelId {
   kCount
 };
 
-// The scalars a kernel takes; unused ones are ignored.
+// The scalars a kernel takes (unused ones are ignored), and how it stores.
 struct KernelArgs {
   double alpha = 0;
   double scale = 1;
   double beta = 1;
+  // Write the output with non-temporal stores, past the caches: for outputs
+  // too large to stay cached (StreamOutput), where it saves reading each
+  // destination line before writing it. Backward ignores it when it sums a
+  // parameter gradient (the sum's order must not depend on alignment).
+  bool stream = false;
 };
+
+// Whether an output of `bytes` is written with non-temporal stores: beyond
+// 16 MiB, more than a core's share of a typical last-level cache. (The C
+// library's memcpy switches to such stores at a similar size.)
+inline bool StreamOutput(int64_t bytes) { return bytes >= (int64_t{16} << 20); }
 
 // One kernel on one dtype. Backward functions return the float64 sum of the
 // kernel's learnable-scalar gradient terms when `sum` is true (0 otherwise); dy

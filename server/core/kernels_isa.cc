@@ -25,7 +25,14 @@ namespace {
 
 template <typename T, typename K>
 void Forward(const KernelArgs& a, const T* x, T* y, int64_t n) {
-  loops::Forward(K(a), x, y, n);
+  if constexpr (std::is_same_v<K, kernels::Identity<T>>) {
+    // The C library's copy is the fastest (per call it is too small to stream).
+    if (!a.stream) {
+      std::memcpy(y, x, n * sizeof(T));
+      return;
+    }
+  }
+  loops::Forward(K(a), x, y, n, a.stream);
 }
 
 template <typename T, typename K>
@@ -35,8 +42,8 @@ double Backward(const KernelArgs& a, const T* x, const T* dy, T* dx, int64_t n,
   auto step = [&](const auto& xv, const auto& g, auto& term) {
     return k.Backward(xv, g, term);
   };
-  return sum ? loops::Backward<true>(x, dy, dx, n, step)
-             : loops::Backward<false>(x, dy, dx, n, step);
+  return sum ? loops::Backward<true>(x, dy, dx, n, a.stream, step)
+             : loops::Backward<false>(x, dy, dx, n, a.stream, step);
 }
 
 template <typename T, typename K>
@@ -46,8 +53,8 @@ double BackwardFromOutput(const KernelArgs& a, const T* y, const T* dy, T* dx,
   auto step = [&](const auto& yv, const auto& g, auto& term) {
     return k.BackwardFromOutput(yv, g, term);
   };
-  return sum ? loops::Backward<true>(y, dy, dx, n, step)
-             : loops::Backward<false>(y, dy, dx, n, step);
+  return sum ? loops::Backward<true>(y, dy, dx, n, a.stream, step)
+             : loops::Backward<false>(y, dy, dx, n, a.stream, step);
 }
 
 template <typename T, template <typename> class K>

@@ -9,6 +9,7 @@
 #define ACTD_SERVER_CORE_PACKET_MATH_H_
 
 #include <Eigen/Core>
+#include <cstdint>
 #include <limits>
 #include <type_traits>
 
@@ -59,6 +60,47 @@ inline P Select(const P& mask, const P& if_true, const P& if_false) {
 }
 // x where x is a number, else the NaN x: the NaN policy, applied once per
 // kernel result.
+// Stores a full packet at `to`, which must be aligned to the packet's size,
+// with a non-temporal store (x86) or a plain aligned store (elsewhere).
+// StoreFence() then orders such stores before whatever the thread does next,
+// such as telling another thread the data is ready.
+template <typename P>
+inline void StreamStore(ScalarOf<P>* to, const P& v) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<P, __m512>) {
+    _mm512_stream_ps(to, v);
+    return;
+  } else if constexpr (std::is_same_v<P, __m512d>) {
+    _mm512_stream_pd(to, v);
+    return;
+  }
+#endif
+#if defined(__AVX__)
+  if constexpr (std::is_same_v<P, __m256>) {
+    _mm256_stream_ps(to, v);
+    return;
+  } else if constexpr (std::is_same_v<P, __m256d>) {
+    _mm256_stream_pd(to, v);
+    return;
+  }
+#endif
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<P, __m128>) {
+    _mm_stream_ps(to, v);
+    return;
+  } else if constexpr (std::is_same_v<P, __m128d>) {
+    _mm_stream_pd(to, v);
+    return;
+  }
+#endif
+  pstore(to, v);
+}
+inline void StoreFence() {
+#if defined(__SSE2__)
+  _mm_sfence();
+#endif
+}
+
 // -|x| in one operation: x with its sign bit set.
 template <typename P>
 inline P NegAbs(const P& x) {

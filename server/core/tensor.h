@@ -50,6 +50,9 @@ struct TensorView {
   Shape shape;
 
   int64_t size() const { return NumElements(shape); }
+  int64_t bytes() const {
+    return size() * static_cast<int64_t>(DTypeSize(dtype));
+  }
   template <typename T>
   T* as() const {
     return static_cast<T*>(data);

@@ -1,0 +1,101 @@
+// Outputs of 16 MiB and more are written with non-temporal stores (after a
+// plainly stored head up to the first packet-aligned element). They must hold
+// the same bits as the plain path: the test computes a tensor just over the
+// threshold, into an output deliberately misaligned by one element, and
+// compares it with the same values computed in pieces below the threshold.
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "server/core/activation.h"
+#include "server/core/kernel_table.h"
+#include "tests/core/harness.h"
+
+namespace actd::testing {
+namespace {
+
+// Allocates each output `offset` bytes into a buffer of its own.
+class OffsetSink final : public OutputSink {
+ public:
+  explicit OffsetSink(size_t offset) : offset_(offset) {}
+  TensorView Allocate(absl::string_view, DType dtype,
+                      const Shape& shape) override {
+    auto& b = buffers_.emplace_back(NumElements(shape) * DTypeSize(dtype) +
+                                    offset_ + 64);
+    return {dtype, b.data() + offset_, shape};
+  }
+  template <typename T>
+  const T* First() const {
+    return reinterpret_cast<const T*>(buffers_.front().data() + offset_);
+  }
+
+ private:
+  size_t offset_;
+  std::vector<std::vector<std::byte>> buffers_;
+};
+
+enum class Mode { kForward, kBackward, kBackwardFromOutput };
+
+// The first output of `name` over `x` (dy and y taken from the same offsets).
+template <typename T>
+std::vector<T> Compute(const std::string& name, Mode mode, const T* x,
+                       const T* dy, const T* y, int64_t n, size_t offset) {
+  const DType dtype = sizeof(T) == 4 ? DType::kFloat32 : DType::kFloat64;
+  ActivationRequest r;
+  r.name = name;
+  r.input = {dtype, x, {n}};
+  const ConstTensorView dy_view{dtype, dy, {n}}, y_view{dtype, y, {n}};
+  if (mode != Mode::kForward) r.grad_output = &dy_view;
+  if (mode == Mode::kBackwardFromOutput) r.output = &y_view;
+  OffsetSink sink(offset);
+  const absl::Status s =
+      mode == Mode::kForward ? RunForward(r, sink) : RunBackward(r, sink);
+  EXPECT_TRUE(s.ok()) << s;
+  const T* out = sink.First<T>();
+  return std::vector<T>(out, out + n);
+}
+
+template <typename T>
+void ExpectStreamedMatchesPlain(const std::string& name, Mode mode) {
+  SCOPED_TRACE(name + " " + TypeName<T>() + " mode " +
+               std::to_string(static_cast<int>(mode)));
+  const int64_t n = (int64_t{16} << 20) / sizeof(T) + 5;
+  ASSERT_TRUE(StreamOutput(n * sizeof(T)));
+  // Normals at several scales, with the edge inputs (NaN, ±inf, ...) first.
+  std::vector<T> x = EdgeInputs<T>();
+  const std::vector<T> normals = RandomNormals<T>(3, (n + 5) / 6);
+  x.insert(x.end(), normals.begin(), normals.end());
+  x.resize(n);
+  const std::vector<T> dy = RandomGrads<T>(4, n);
+  const std::vector<T> y =
+      Compute<T>(name, Mode::kForward, x.data(), nullptr, nullptr, n, 0);
+  const std::vector<T> whole =
+      Compute<T>(name, mode, x.data(), dy.data(), y.data(), n, sizeof(T));
+  constexpr int64_t kPiece = 1000003;
+  ASSERT_FALSE(StreamOutput(kPiece * sizeof(T)));
+  for (int64_t begin = 0; begin < n; begin += kPiece) {
+    const int64_t len = std::min(kPiece, n - begin);
+    const std::vector<T> piece =
+        Compute<T>(name, mode, x.data() + begin, dy.data() + begin,
+                   y.data() + begin, len, 0);
+    ASSERT_EQ(std::memcmp(piece.data(), whole.data() + begin, len * sizeof(T)),
+              0)
+        << "elements " << begin << " to " << begin + len;
+  }
+}
+
+TEST(Streaming, SameBitsAsPlainStores) {
+  for (const char* name : {"identity", "relu", "sigmoid", "gelu"}) {
+    ExpectStreamedMatchesPlain<float>(name, Mode::kForward);
+    ExpectStreamedMatchesPlain<float>(name, Mode::kBackward);
+  }
+  ExpectStreamedMatchesPlain<float>("sigmoid", Mode::kBackwardFromOutput);
+  ExpectStreamedMatchesPlain<double>("tanh", Mode::kForward);
+  ExpectStreamedMatchesPlain<double>("relu", Mode::kBackwardFromOutput);
+}
+
+}  // namespace
+}  // namespace actd::testing
