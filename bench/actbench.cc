@@ -8,7 +8,9 @@
 // installed), `onednn/...` runs its eltwise primitive on the same inputs in the
 // same run, and our float32 one-worker benchmarks report `vs_onednn`, their
 // throughput divided by oneDNN's (median of 21 passes each, timed
-// alternately in the same run).
+// alternately). Variants oneDNN lacks report `vs_<relative>` the same way
+// against their nearest relative here (selu against elu, prelu against
+// leaky_relu, gelu_sigmoid against swish, identity against relu).
 //
 // Extra flag: --isa=auto|baseline|avx2|avx512 (before Google Benchmark's own
 // flags).
@@ -16,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -77,18 +80,20 @@ struct Variant {
   // Input shape for n elements, and the weights to pass (filled per dtype).
   Shape (*shape)(int64_t n) = nullptr;  // null = [n]
   const char* onednn = nullptr;         // oneDNN's counterpart, if it has one
+  // For a variant oneDNN lacks: the variant here it is measured against.
+  const char* relative = nullptr;
 };
 
 std::vector<Variant> Variants() {
   auto channels64 = [](int64_t n) { return Shape{1, 64, n / 64}; };
   auto rows64 = [](int64_t n) { return Shape{n / 64, 64}; };
   return {
-      {"identity", "identity", {}},
+      {"identity", "identity", {}, {}, nullptr, "relu"},
       {"relu", "relu", {}, {}, "relu"},
       {"leaky_relu", "leaky_relu", {}, {}, "leaky_relu"},
-      {"prelu", "prelu", {}, channels64},
+      {"prelu", "prelu", {}, channels64, nullptr, "leaky_relu"},
       {"elu", "elu", {}, {}, "elu"},
-      {"selu", "selu", {}},
+      {"selu", "selu", {}, {}, nullptr, "elu"},
       {"sigmoid", "sigmoid", {}, {}, "sigmoid"},
       {"tanh", "tanh", {}, {}, "tanh"},
       {"gelu", "gelu", {}, {}, "gelu_erf"},
@@ -97,12 +102,28 @@ std::vector<Variant> Variants() {
        {{"approximate", std::string("tanh")}},
        {},
        "gelu_tanh"},
-      {"gelu_sigmoid", "gelu", {{"approximate", std::string("sigmoid")}}},
+      {"gelu_sigmoid",
+       "gelu",
+       {{"approximate", std::string("sigmoid")}},
+       {},
+       nullptr,
+       "swish"},
       {"swish", "swish", {}, {}, "swish"},
       {"mish", "mish", {}, {}, "mish"},
       {"maxout", "maxout", {}},
       {"dice", "dice", {}, rows64},
   };
+}
+
+const std::vector<Variant>& AllVariants() {
+  static const std::vector<Variant> variants = Variants();
+  return variants;
+}
+const Variant& FindVariant(const std::string& name) {
+  for (const Variant& v : AllVariants()) {
+    if (v.name == name) return v;
+  }
+  std::abort();
 }
 
 enum class Direction { kForward, kBackward, kBackwardFromOutput };
@@ -112,8 +133,33 @@ const char* DirectionName(Direction d) {
                                      : "backward_from_output";
 }
 
+// How much faster `ours` runs than `theirs`: the two are timed alternately,
+// 21 pairs after a warm-up, and the ratio of the medians is returned, so both
+// see the same machine state (a noisy neighbour slows both, not one).
+double PairedRatio(const std::function<void()>& ours,
+                   const std::function<void()>& theirs) {
+  auto seconds = [](const std::function<void()>& run) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  for (int i = 0; i < 3; ++i) ours(), theirs();
+  std::vector<double> a, b;
+  for (int i = 0; i < 21; ++i) {
+    a.push_back(seconds(ours));
+    b.push_back(seconds(theirs));
+  }
+  auto median = [](std::vector<double>& t) {
+    std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+    return t[t.size() / 2];
+  };
+  return median(b) / median(a);
+}
+
 #ifdef ACTD_HAVE_DNNL
-// Median seconds of oneDNN's eltwise on the same input, one run of fwd or bwd.
+// oneDNN's eltwise primitive on the same inputs.
 struct OneDnn {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
@@ -166,34 +212,6 @@ struct OneDnn {
       stream.wait();
     };
   }
-
-  // Our throughput over oneDNN's on this case: `ours` and oneDNN's pass are
-  // timed alternately, 21 pairs after a warm-up, and the ratio of the two
-  // medians is returned, so both see the same machine state (a noisy
-  // neighbour slows both, not one).
-  double Ratio(const std::string& name, bool backward, int64_t n,
-               const std::function<void()>& ours) {
-    auto theirs = Prepare(name, backward, Inputs<float>(n, 1).data(),
-                          Inputs<float>(n, 2).data(), n);
-    auto seconds = [](const std::function<void()>& run) {
-      const auto start = std::chrono::steady_clock::now();
-      run();
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                           start)
-          .count();
-    };
-    for (int i = 0; i < 3; ++i) ours(), theirs();
-    std::vector<double> a, b;
-    for (int i = 0; i < 21; ++i) {
-      a.push_back(seconds(ours));
-      b.push_back(seconds(theirs));
-    }
-    auto median = [](std::vector<double>& t) {
-      std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-      return t[t.size() / 2];
-    };
-    return median(b) / median(a);
-  }
 };
 OneDnn& Dnnl() {
   static OneDnn* d = new OneDnn();
@@ -201,59 +219,83 @@ OneDnn& Dnnl() {
 }
 #endif
 
+// One benchmark case, set up once: the request (inputs, weights, grad_output
+// and output as the direction needs) and reused output buffers.
+template <typename T>
+class Case {
+ public:
+  Case(const Variant& v, Direction dir, int64_t n, int workers)
+      : dir_(dir), pool_(workers), call_(pool_.ForCall(nullptr)) {
+    const DType dtype = sizeof(T) == 4 ? DType::kFloat32 : DType::kFloat64;
+    const Shape shape = v.shape ? v.shape(n) : Shape{n};
+    request_.name = v.activation;
+    request_.params = &v.params;
+    request_.input = {dtype, Inputs<T>(n, 1).data(), shape};
+    request_.compute = &call_;
+    if (v.activation == "prelu") {
+      request_.weights.emplace("alpha",
+                               ConstTensorView{dtype, alpha_.data(), {64}});
+    }
+    status_ = RunForward(request_, sink_);
+    if (!status_.ok()) return;
+    // grad_output and output have y's shape (maxout halves the last axis).
+    const Shape y_shape = v.activation == "maxout" ? Shape{n / 2} : shape;
+    y_.resize(NumElements(y_shape));
+    std::memcpy(y_.data(), sink_.Data("output"), y_.size() * sizeof(T));
+    dy_view_ = {dtype, Inputs<T>(n, 2).data(), y_shape};
+    y_view_ = {dtype, y_.data(), y_shape};
+    if (dir != Direction::kForward) request_.grad_output = &dy_view_;
+    if (dir == Direction::kBackwardFromOutput) request_.output = &y_view_;
+  }
+  const absl::Status& status() const { return status_; }
+  void Run() {
+    benchmark::DoNotOptimize(dir_ == Direction::kForward
+                                 ? RunForward(request_, sink_)
+                                 : RunBackward(request_, sink_));
+  }
+
+ private:
+  Direction dir_;
+  ComputeContext pool_;
+  ComputeContext call_;
+  ActivationRequest request_;
+  std::vector<T> alpha_ = std::vector<T>(64, T(0.25));
+  std::vector<T> y_;
+  ConstTensorView dy_view_, y_view_;
+  ReusedSink sink_;
+  absl::Status status_;
+};
+
 template <typename T>
 void RunActivation(benchmark::State& state, const Variant& v, Direction dir,
                    int64_t n, int workers) {
-  const DType dtype = sizeof(T) == 4 ? DType::kFloat32 : DType::kFloat64;
-  const Shape shape = v.shape ? v.shape(n) : Shape{n};
-  const std::vector<T>& x = Inputs<T>(n, 1);
-  const std::vector<T>& dy_all = Inputs<T>(n, 2);
-  ComputeContext pool(workers);
-  const ComputeContext call = pool.ForCall(nullptr);
-
-  ActivationRequest request;
-  request.name = v.activation;
-  request.params = &v.params;
-  request.input = {dtype, x.data(), shape};
-  request.compute = &call;
-  std::vector<T> alpha(64, T(0.25));
-  if (v.activation == "prelu") {
-    request.weights.emplace("alpha",
-                            ConstTensorView{dtype, alpha.data(), {64}});
-  }
-
-  ReusedSink sink;
-  if (absl::Status s = RunForward(request, sink); !s.ok()) {
-    state.SkipWithError(std::string(s.message()).c_str());
+  Case<T> ours(v, dir, n, workers);
+  if (!ours.status().ok()) {
+    state.SkipWithError(std::string(ours.status().message()).c_str());
     return;
   }
-  const Activation* act = FindActivation(v.activation);
-  // grad_output and output have y's shape (maxout halves the last axis).
-  const Shape y_shape = act->info().name == "maxout" ? Shape{n / 2} : shape;
-  std::vector<T> y(NumElements(y_shape));
-  std::memcpy(y.data(), sink.Data("output"), y.size() * sizeof(T));
-  const ConstTensorView dy_view{dtype, dy_all.data(), y_shape};
-  const ConstTensorView y_view{dtype, y.data(), y_shape};
-  if (dir != Direction::kForward) request.grad_output = &dy_view;
-  if (dir == Direction::kBackwardFromOutput) request.output = &y_view;
-
   for (auto _ : state) {
-    absl::Status s = dir == Direction::kForward ? RunForward(request, sink)
-                                                : RunBackward(request, sink);
-    benchmark::DoNotOptimize(s);
+    ours.Run();
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * n);
+  if (sizeof(T) != 4 || workers != 1) return;
+  auto run_ours = [&] { ours.Run(); };
+  if (v.relative) {
+    const Variant& rel = FindVariant(v.relative);
+    if (dir != Direction::kBackwardFromOutput ||
+        FindActivation(rel.activation)->info().backward_from_output) {
+      Case<T> theirs(rel, dir, n, workers);
+      state.counters[std::string("vs_") + v.relative] =
+          PairedRatio(run_ours, [&] { theirs.Run(); });
+    }
+  }
 #ifdef ACTD_HAVE_DNNL
-  if (v.onednn && sizeof(T) == 4 && workers == 1 &&
-      dir != Direction::kBackwardFromOutput) {
-    auto ours = [&] {
-      benchmark::DoNotOptimize(dir == Direction::kForward
-                                   ? RunForward(request, sink)
-                                   : RunBackward(request, sink));
-    };
-    state.counters["vs_onednn"] =
-        Dnnl().Ratio(v.onednn, dir != Direction::kForward, n, ours);
+  if (v.onednn && dir != Direction::kBackwardFromOutput) {
+    auto theirs = Dnnl().Prepare(v.onednn, dir != Direction::kForward,
+                                 Inputs<float>(n, 1).data(),
+                                 Inputs<float>(n, 2).data(), n);
+    state.counters["vs_onednn"] = PairedRatio(run_ours, theirs);
   }
 #endif
 }
@@ -264,7 +306,7 @@ void RegisterAll() {
       static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<int> workers = {1};
   if (cores > 1) workers.push_back(cores);
-  static const std::vector<Variant> variants = Variants();
+  const std::vector<Variant>& variants = AllVariants();
   for (const Variant& v : variants) {
     const ActivationInfo& info = FindActivation(v.activation)->info();
     std::vector<Direction> dirs = {Direction::kForward, Direction::kBackward};
