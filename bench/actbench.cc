@@ -332,21 +332,33 @@ void RegisterAll() {
       }
     }
   }
+  // memcpy of the same bytes, by one thread or split in `w` contiguous parts
+  // over the same pool the kernels use: the machine's memory bandwidth.
   for (int64_t n : sizes) {
     for (const char* dt : {"f32", "f64"}) {
       const size_t bytes = n * (std::string(dt) == "f32" ? 4 : 8);
-      benchmark::RegisterBenchmark(
-          ("memcpy/" + std::string(dt) + "/" + std::to_string(n) + "/1")
-              .c_str(),
-          [bytes, n](benchmark::State& s) {
-            std::vector<char> from(bytes, 1), to(bytes);
-            for (auto _ : s) {
-              std::memcpy(to.data(), from.data(), bytes);
-              benchmark::ClobberMemory();
-            }
-            s.SetItemsProcessed(s.iterations() * n);
-          })
-          ->UseRealTime();
+      for (int w : workers) {
+        benchmark::RegisterBenchmark(
+            ("memcpy/" + std::string(dt) + "/" + std::to_string(n) + "/" +
+             std::to_string(w))
+                .c_str(),
+            [bytes, n, w](benchmark::State& s) {
+              std::vector<char> from(bytes, 1), to(bytes);
+              ComputeContext pool(w);
+              const ComputeContext call = pool.ForCall(nullptr);
+              const size_t part = (bytes + w - 1) / w;
+              for (auto _ : s) {
+                (void)call.ParallelFor(w, 1, [&](int64_t, int64_t b, int64_t) {
+                  const size_t at = b * part;
+                  std::memcpy(to.data() + at, from.data() + at,
+                              std::min(part, bytes - at));
+                });
+                benchmark::ClobberMemory();
+              }
+              s.SetItemsProcessed(s.iterations() * n);
+            })
+            ->UseRealTime();
+      }
     }
   }
 #ifdef ACTD_HAVE_DNNL
