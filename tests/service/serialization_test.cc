@@ -1,0 +1,272 @@
+// The gRPC serialization traits of the tensor-carrying messages
+// (proto/serialization_traits.h): responses serialize to exactly a valid
+// protobuf encoding with large raw_data handed over instead of copied, and
+// every message parses back from slices of any size while they are released.
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/support/byte_buffer.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "activation/v1/activation.grpc.pb.h"
+#include "gtest/gtest.h"
+
+namespace actd::service_test {
+namespace {
+
+namespace pb = activation::v1;
+using google::protobuf::util::MessageDifferencer;
+
+// A raw float32 tensor of n elements with distinct bytes.
+pb::Tensor Raw(int64_t n, float offset = 0) {
+  pb::Tensor t;
+  t.set_dtype(pb::DATA_TYPE_FLOAT32);
+  t.add_shape(n);
+  std::vector<float> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = offset + static_cast<float>(i) * 0.5f;
+  t.set_raw_data(v.data(), v.size() * sizeof(float));
+  return t;
+}
+
+pb::Tensor Typed(int64_t n) {
+  pb::Tensor t;
+  t.add_shape(n);
+  for (int64_t i = 0; i < n; ++i) t.add_double_data(1.0 / (i + 1));
+  return t;
+}
+
+pb::Tensor Empty() {
+  pb::Tensor t;
+  t.set_dtype(pb::DATA_TYPE_FLOAT64);
+  t.add_shape(3);
+  t.add_shape(0);
+  return t;
+}
+
+std::string Flatten(const grpc::ByteBuffer& buffer,
+                    std::vector<grpc::Slice>* slices) {
+  EXPECT_TRUE(buffer.Dump(slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& s : *slices) {
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return bytes;
+}
+
+// Serializes a copy of `msg` through the traits and checks the bytes: they
+// parse back to `msg`, have its exact size, and each raw_data of 64 KiB or
+// more was handed over (a slice starts at its bytes; the copy lost them).
+template <class Msg>
+void CheckSerialize(const Msg& msg) {
+  Msg sent = msg;
+  std::vector<const void*> large;
+  std::vector<const pb::Tensor*> tensors;
+  auto note = [&](const pb::Tensor& t) {
+    tensors.push_back(&t);
+    if (t.raw_data().size() >= 64 << 10) large.push_back(t.raw_data().data());
+  };
+  if constexpr (std::is_same_v<Msg, pb::ForwardResponse>) {
+    note(sent.output());
+    for (const auto& [k, t] : sent.extras()) note(t);
+  } else if constexpr (std::is_same_v<Msg, pb::BackwardResponse>) {
+    note(sent.grad_input());
+    for (const auto& [k, t] : sent.grad_params()) note(t);
+  } else {
+    for (const auto& item : sent.results()) {
+      note(item.forward().output());
+      for (const auto& [k, t] : item.forward().extras()) note(t);
+      note(item.backward().grad_input());
+      for (const auto& [k, t] : item.backward().grad_params()) note(t);
+    }
+  }
+
+  grpc::ByteBuffer buffer;
+  bool own = false;
+  ASSERT_TRUE(
+      grpc::SerializationTraits<Msg>::Serialize(sent, &buffer, &own).ok());
+  EXPECT_TRUE(own);
+  std::vector<grpc::Slice> slices;
+  const std::string bytes = Flatten(buffer, &slices);
+  EXPECT_EQ(bytes.size(), msg.ByteSizeLong());
+  Msg back;
+  ASSERT_TRUE(back.ParseFromString(bytes));
+  EXPECT_TRUE(MessageDifferencer::Equals(back, msg))
+      << "sent:\n"
+      << msg.ShortDebugString().substr(0, 2000) << "\nreceived:\n"
+      << back.ShortDebugString().substr(0, 2000);
+  for (const void* data : large) {
+    bool found = false;
+    for (const grpc::Slice& s : slices) found |= s.begin() == data;
+    EXPECT_TRUE(found) << "a large raw_data was copied";
+  }
+  size_t left = 0;
+  for (const pb::Tensor* t : tensors) {
+    left += t->raw_data().size() >= 64 << 10 ? t->raw_data().size() : 0;
+  }
+  EXPECT_EQ(left, 0u) << "large raw_data stayed in the sent message";
+}
+
+// Parses `bytes` through the traits from slices of `chunk` bytes (0: one
+// empty slice between each two of 7 bytes) and expects `msg` back.
+template <class Msg>
+void CheckParse(const Msg& msg, const std::string& bytes, size_t chunk) {
+  std::vector<grpc::Slice> slices;
+  for (size_t i = 0; i < bytes.size();) {
+    const size_t n = std::min(chunk == 0 ? 7 : chunk, bytes.size() - i);
+    slices.emplace_back(bytes.data() + i, n);
+    if (chunk == 0) slices.emplace_back();
+    i += n;
+  }
+  grpc::ByteBuffer buffer(slices.data(), slices.size());
+  slices.clear();
+  Msg back;
+  ASSERT_TRUE(grpc::SerializationTraits<Msg>::Deserialize(&buffer, &back).ok())
+      << "chunk " << chunk;
+  EXPECT_FALSE(buffer.Valid());
+  EXPECT_TRUE(MessageDifferencer::Equals(back, msg)) << "chunk " << chunk;
+}
+
+template <class Msg>
+void CheckParseAll(const Msg& msg) {
+  const std::string bytes = msg.SerializeAsString();
+  for (size_t chunk : {size_t{0}, size_t{1}, size_t{13}, size_t{4096},
+                       size_t{65536}, bytes.size() + 1}) {
+    // Tiny slices only where they stay few.
+    if (chunk < 4096 && bytes.size() > (size_t{1} << 20)) continue;
+    CheckParse(msg, bytes, chunk);
+  }
+}
+
+pb::ForwardResponse Forward(int64_t n) {
+  pb::ForwardResponse r;
+  *r.mutable_output() = Raw(n);
+  return r;
+}
+
+TEST(Serialization, ForwardResponseLargeSmallEmptyTyped) {
+  // No maps: the bytes are exactly protobuf's own serialization.
+  for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{16383}, int64_t{16384},
+                    int64_t{100001}, int64_t{1} << 20}) {
+    SCOPED_TRACE(n);
+    const pb::ForwardResponse msg = Forward(n);
+    pb::ForwardResponse sent = msg;
+    grpc::ByteBuffer buffer;
+    bool own;
+    ASSERT_TRUE(grpc::SerializationTraits<pb::ForwardResponse>::Serialize(
+                    sent, &buffer, &own)
+                    .ok());
+    std::vector<grpc::Slice> slices;
+    EXPECT_EQ(Flatten(buffer, &slices), msg.SerializeAsString());
+    CheckSerialize(msg);
+    CheckParseAll(msg);
+  }
+  pb::ForwardResponse typed;
+  *typed.mutable_output() = Typed(50000);
+  CheckSerialize(typed);
+  CheckParseAll(typed);
+  pb::ForwardResponse empty;
+  *empty.mutable_output() = Empty();
+  CheckSerialize(empty);
+  CheckParseAll(empty);
+  CheckSerialize(pb::ForwardResponse());
+  CheckParseAll(pb::ForwardResponse());
+}
+
+TEST(Serialization, ResponsesWithMaps) {
+  pb::ForwardResponse forward = Forward(300000);
+  (*forward.mutable_extras())["batch_mean"] = Raw(70000, 1);
+  (*forward.mutable_extras())["batch_var"] = Raw(5, 2);
+  (*forward.mutable_extras())["typed"] = Typed(20000);
+  (*forward.mutable_extras())["empty"] = Empty();
+  CheckSerialize(forward);
+  CheckParseAll(forward);
+
+  pb::BackwardResponse backward;
+  *backward.mutable_grad_input() = Raw(200000);
+  (*backward.mutable_grad_params())["alpha"] = Raw(1);
+  (*backward.mutable_grad_params())["weight"] = Raw(1 << 17, 3);
+  CheckSerialize(backward);
+  CheckParseAll(backward);
+}
+
+TEST(Serialization, BatchResponseWithManyItems) {
+  pb::BatchEvaluateResponse batch;
+  for (int i = 0; i < 300; ++i) {
+    pb::EvaluateResponse* item = batch.add_results();
+    item->set_id("item-" + std::to_string(i));
+    switch (i % 5) {
+      case 0:
+        *item->mutable_forward()->mutable_output() = Raw(16384 + i, i);
+        break;
+      case 1:
+        *item->mutable_backward()->mutable_grad_input() = Raw(i, i);
+        (*item->mutable_backward()->mutable_grad_params())["alpha"] =
+            Raw(16384, i);
+        break;
+      case 2:
+        *item->mutable_forward()->mutable_output() = Typed(i);
+        break;
+      case 3:
+        // An error with a message long enough for protobuf to offer it for
+        // aliasing: it must be copied, not moved.
+        item->set_code(3);
+        item->set_message(std::string(20000 + i, 'a' + i % 26));
+        break;
+      default:
+        *item->mutable_forward()->mutable_output() = Empty();
+    }
+  }
+  CheckSerialize(batch);
+  CheckParseAll(batch);
+}
+
+TEST(Serialization, RequestsAreCopiedAndParsedFromSlices) {
+  pb::ForwardRequest forward;
+  forward.mutable_activation()->set_name("prelu");
+  (*forward.mutable_activation()->mutable_weights())["alpha"] = Raw(3);
+  *forward.mutable_input() = Raw(1 << 17);
+  const pb::ForwardRequest kept = forward;
+  grpc::ByteBuffer buffer;
+  bool own;
+  ASSERT_TRUE(grpc::SerializationTraits<pb::ForwardRequest>::Serialize(
+                  forward, &buffer, &own)
+                  .ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(forward, kept));  // a client resends
+  CheckParseAll(forward);
+
+  pb::BackwardRequest backward;
+  backward.mutable_activation()->set_name("gelu");
+  *backward.mutable_input() = Raw(100000);
+  *backward.mutable_grad_output() = Raw(100000, 7);
+  *backward.mutable_output() = Typed(10);
+  CheckParseAll(backward);
+
+  pb::BatchEvaluateRequest batch;
+  for (int i = 0; i < 50; ++i) {
+    pb::EvaluateRequest* item = batch.add_items();
+    item->set_id(std::to_string(i));
+    if (i % 2 == 0) {
+      *item->mutable_forward() = forward;
+    } else {
+      *item->mutable_backward() = backward;
+    }
+  }
+  CheckParseAll(batch);
+}
+
+TEST(Serialization, MalformedInputFails) {
+  std::string bytes = Forward(1000).SerializeAsString();
+  bytes.resize(bytes.size() - 1);  // raw_data shorter than its length
+  grpc::Slice slice(bytes.data(), bytes.size());
+  grpc::ByteBuffer buffer(&slice, 1);
+  pb::ForwardResponse msg;
+  const grpc::Status status =
+      grpc::SerializationTraits<pb::ForwardResponse>::Deserialize(&buffer,
+                                                                  &msg);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_FALSE(buffer.Valid());
+}
+
+}  // namespace
+}  // namespace actd::service_test
