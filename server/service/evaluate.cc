@@ -57,15 +57,19 @@ absl::Status DecodeSpec(const ActivationSpec& spec,
   return absl::OkStatus();
 }
 
-absl::Status DecodeInput(const Tensor& input, const ServiceOptions& options,
-                         Decoded& d) {
+// Decodes what every call carries: the input tensor (whose encoding the
+// response will use) and the activation.
+absl::Status DecodeCall(const Tensor& input, const ActivationSpec& spec,
+                        const ServiceOptions& options,
+                        const ComputeContext& compute, Decoded& d) {
+  d.request.compute = &compute;
   absl::StatusOr<DecodedTensor> x =
       DecodeTensor(input, "input", options.max_elements);
   if (!x.ok()) return x.status();
   d.request.input = x->view;
   d.encoding = x->encoding;
   d.keep.push_back(*std::move(x));
-  return absl::OkStatus();
+  return DecodeSpec(spec, options, d);
 }
 
 int64_t NanosSince(std::chrono::steady_clock::time_point start) {
@@ -95,10 +99,9 @@ absl::Status EvaluateForward(const activation::v1::ForwardRequest& request,
                              CallTiming* timing) {
   const auto start = std::chrono::steady_clock::now();
   Decoded d;
-  d.request.compute = &compute;
-  if (absl::Status s = DecodeInput(request.input(), options, d); !s.ok())
-    return s;
-  if (absl::Status s = DecodeSpec(request.activation(), options, d); !s.ok())
+  if (absl::Status s = DecodeCall(request.input(), request.activation(),
+                                  options, compute, d);
+      !s.ok())
     return s;
   if (timing != nullptr) timing->decode_ns += NanosSince(start);
   ProtoSink sink(d.encoding, [response](absl::string_view name) {
@@ -115,10 +118,9 @@ absl::Status EvaluateBackward(const activation::v1::BackwardRequest& request,
                               CallTiming* timing) {
   const auto start = std::chrono::steady_clock::now();
   Decoded d;
-  d.request.compute = &compute;
-  if (absl::Status s = DecodeInput(request.input(), options, d); !s.ok())
-    return s;
-  if (absl::Status s = DecodeSpec(request.activation(), options, d); !s.ok())
+  if (absl::Status s = DecodeCall(request.input(), request.activation(),
+                                  options, compute, d);
+      !s.ok())
     return s;
   if (request.has_grad_output()) {
     absl::StatusOr<DecodedTensor> dy = DecodeTensor(
