@@ -156,9 +156,10 @@ inline P ExpPolyQ(const P& r) {
   const P p456 = pmadd(Set<P>(1.9875691500E-4), r2, p45);
   return pmadd(p456, r4, pmadd(p23, r2, p01));
 }
-// ExpPolyQ4: degree 4, minimax in relative error over |r| ≤ ln2/2 (4.5e-7),
-// three operations fewer. It serves e^x alone, where its error is r times
-// that, ≤ 2.3e-7 evaluated in float32: 2 ulp of the 16 the contract allows.
+// ExpPolyQ4: degree 4, minimax in relative error over |r| ≤ ln2/2 (4.5e-7;
+// scripts/fit_polynomials.py), three operations fewer. It serves e^x alone,
+// where its error is r times that, ≤ 2.3e-7 evaluated in float32: 2 ulp of the
+// 16 the contract allows.
 template <typename P>
 inline P ExpPolyQ4(const P& r) {
   const P r2 = pmul(r, r);
@@ -302,7 +303,7 @@ inline P TanhDerivative(const P& x) {
 
 // Φ(x) = erfc(-x/√2)/2 and e^{-x²/2} for float32, from one exp. With z =
 // |x|/√2 and u = 1/(1 + 0.4z): erfc(z)/2 = u·Q(u)·e^{-z²}, Q a degree-8
-// polynomial fitted (scripts/fit_erfc.py: minimax in relative error) to
+// polynomial fitted (scripts/fit_polynomials.py: minimax in relative error) to
 // erfc(z)e^{z²}/(2u) over all z ≥ 0: 1.3e-7 in exact arithmetic, 4.4e-7
 // evaluated in float32. The form has erfc's asymptote (e^{-z²}/(z√π)), so the
 // left tail keeps relative precision; the one error that grows there is the
