@@ -4,35 +4,25 @@
 // (returned as extras) and differentiates through them; inference uses the
 // given running statistics.
 //
-// Statistics are two-pass (mean, then centred squares) and accumulated in
-// float64, and the per-element arithmetic runs in float64 too, so float32
-// results are correctly rounded to within a few ulp whatever the batch size.
+// Statistics are two-pass (mean, then centred squares). The passes over the
+// data are packet kernels of the kernel table (dice_kernels.h), which compute
+// in float64 and accumulate in float64, so float32 results are correctly
+// rounded to within a few ulp whatever the batch size. This file validates,
+// splits the work into chunks of whole rows for the compute pool and adds the
+// chunks' per-channel sums in chunk order, so that results do not depend on the
+// thread count.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/kernel_table.h"
 #include "server/core/rows.h"
 #include "server/core/validation.h"
 
 namespace actd {
 namespace {
-
-// σ(z) and σ(-z) from one exp, each with relative precision.
-struct Sigmoids {
-  double p, q;
-};
-Sigmoids SigmoidPair(double z) {
-  const double e = std::exp(-std::abs(z));
-  const double big = 1 / (1 + e), small = e * big;
-  return z >= 0 ? Sigmoids{big, small} : Sigmoids{small, big};
-}
-
-// x·v, and 0 where v is 0: the limit at x = ±inf of x times a factor that
-// decays faster than x grows (σ(z) or σ(-z) of the normalized x), which inf·0
-// would make NaN.
-double TimesVanishing(double x, double v) { return v == 0 ? 0 : x * v; }
 
 // Elements per chunk of the compute pool.
 constexpr int64_t kGrain = int64_t{1} << 15;
@@ -180,30 +170,33 @@ class Dice final : public Activation {
   }
 
  private:
-  // Calls f(chunk, index, channel) for every element, in memory order within a
-  // chunk of outer rows; chunks run on the compute pool. Returns the stop
+  // Calls f(chunk, block) for the chunks of whole outer rows of the [outer,
+  // channels, inner] view, on the compute pool; the block holds the chunk's
+  // pointers and shape, and `proto`'s per-channel arrays. Returns the stop
   // check's status.
-  template <typename F>
-  static absl::Status ForEach(const ActivationCall& call, const AxisSplit& s,
-                              F&& f) {
+  template <typename T, typename F>
+  static absl::Status ForBlocks(const ActivationCall& call, const AxisSplit& s,
+                                const DiceBlock<T>& proto, F&& f) {
     const int64_t row = s.channels * s.inner;
     return call.compute->ParallelFor(
-        row == 0 ? 0 : s.outer,
-        std::max<int64_t>(1, kGrain / std::max<int64_t>(1, row)),
+        row == 0 ? 0 : s.outer, Grain(s),
         [&](int64_t chunk, int64_t begin, int64_t end) {
-          int64_t i = begin * row;
-          for (int64_t o = begin; o < end; ++o) {
-            for (int64_t c = 0; c < s.channels; ++c) {
-              for (int64_t j = 0; j < s.inner; ++j) f(chunk, i++, c);
-            }
-          }
+          DiceBlock<T> b = proto;
+          b.x += begin * row;
+          if (b.dy) b.dy += begin * row;
+          if (b.out) b.out += begin * row;
+          b.rows = end - begin;
+          f(chunk, b);
         });
   }
+  // Outer rows per chunk, and the number of chunks.
+  static int64_t Grain(const AxisSplit& s) {
+    return std::max<int64_t>(
+        1, kGrain / std::max<int64_t>(1, s.channels * s.inner));
+  }
   static int64_t Chunks(const AxisSplit& s) {
-    const int64_t row = s.channels * s.inner;
-    if (row == 0) return 0;
-    const int64_t grain = std::max<int64_t>(1, kGrain / row);
-    return (s.outer + grain - 1) / grain;
+    if (s.channels * s.inner == 0) return 0;
+    return (s.outer + Grain(s) - 1) / Grain(s);
   }
 
   template <typename T>
@@ -216,6 +209,16 @@ class Dice final : public Activation {
     return v;
   }
 
+  // A block over the whole input, without per-channel arrays.
+  template <typename T>
+  static DiceBlock<T> Whole(const ActivationCall& call, const AxisSplit& s) {
+    DiceBlock<T> b;
+    b.x = call.input.as<T>();
+    b.channels = s.channels;
+    b.inner = s.inner;
+    return b;
+  }
+
   template <typename T>
   static absl::StatusOr<Channels> Statistics(const ActivationCall& call) {
     Channels ch;
@@ -225,20 +228,23 @@ class Dice final : public Activation {
     const int64_t C = ch.split.channels;
     ch.alpha = Weight<T>(call, "alpha", C);
     if (call.params.Flag("training")) {
-      const T* x = call.input.as<T>();
+      const DiceOps<T>& ops = Kernels().dice<T>();
       const double n = static_cast<double>(ch.split.outer * ch.split.inner);
+      DiceBlock<T> b = Whole<T>(call, ch.split);
       ChannelSums sums(Chunks(ch.split), C, 1);
-      absl::Status s = ForEach(
-          call, ch.split,
-          [&](int64_t k, int64_t i, int64_t c) { sums.at(k, 0)[c] += x[i]; });
+      absl::Status s = ForBlocks(call, ch.split, b,
+                                 [&](int64_t k, const DiceBlock<T>& block) {
+                                   ops.sum(block, sums.at(k, 0));
+                                 });
       if (!s.ok()) return s;
       ch.mean = sums.Total(0);
       for (double& m : ch.mean) m /= n;
+      b.mean = ch.mean.data();
       ChannelSums squares(Chunks(ch.split), C, 1);
-      s = ForEach(call, ch.split, [&](int64_t k, int64_t i, int64_t c) {
-        const double d = x[i] - ch.mean[c];
-        squares.at(k, 0)[c] += d * d;
-      });
+      s = ForBlocks(call, ch.split, b,
+                    [&](int64_t k, const DiceBlock<T>& block) {
+                      ops.centred_squares(block, squares.at(k, 0));
+                    });
       if (!s.ok()) return s;
       ch.var = squares.Total(0);
       for (double& v : ch.var) v /= n;
@@ -253,21 +259,28 @@ class Dice final : public Activation {
     return ch;
   }
 
+  // A block over the whole input with the per-channel arrays of `ch`.
+  template <typename T>
+  static DiceBlock<T> WithChannels(const ActivationCall& call,
+                                   const Channels& ch) {
+    DiceBlock<T> b = Whole<T>(call, ch.split);
+    b.mean = ch.mean.data();
+    b.inv_r = ch.inv_r.data();
+    b.alpha = ch.alpha.data();
+    return b;
+  }
+
   template <typename T>
   static absl::Status ForwardT(const ActivationCall& call, OutputSink& sink) {
     absl::StatusOr<Channels> stats = Statistics<T>(call);
     if (!stats.ok()) return stats.status();
     const Channels& ch = *stats;
-    const T* x = call.input.as<T>();
-    T* y = sink.Allocate("output", call.input.dtype, call.input.shape).as<T>();
-    absl::Status s =
-        ForEach(call, ch.split, [&](int64_t, int64_t i, int64_t c) {
-          const double p = SigmoidPair((x[i] - ch.mean[c]) * ch.inv_r[c]).p;
-          // y = α·x + (1-α)·x·p.
-          y[i] = static_cast<T>(
-              TimesVanishing(x[i], ch.alpha[c]) +
-              TimesVanishing(TimesVanishing(x[i], p), 1 - ch.alpha[c]));
-        });
+    const DiceOps<T>& ops = Kernels().dice<T>();
+    DiceBlock<T> b = WithChannels<T>(call, ch);
+    b.out = sink.Allocate("output", call.input.dtype, call.input.shape).as<T>();
+    absl::Status s = ForBlocks(
+        call, ch.split, b,
+        [&](int64_t, const DiceBlock<T>& block) { ops.forward(block); });
     if (call.params.Flag("training")) {
       const Shape shape = {ch.split.channels};
       T* mean = sink.Allocate("batch_mean", call.input.dtype, shape).as<T>();
@@ -286,36 +299,21 @@ class Dice final : public Activation {
     if (!stats.ok()) return stats.status();
     const Channels& ch = *stats;
     const int64_t C = ch.split.channels;
-    const T* x = call.input.as<T>();
-    const T* dy = call.grad_output ? call.grad_output->as<T>() : nullptr;
-    T* dx =
+    const DiceOps<T>& ops = Kernels().dice<T>();
+    DiceBlock<T> b = WithChannels<T>(call, ch);
+    b.dy = call.grad_output ? call.grad_output->as<T>() : nullptr;
+    b.out =
         sink.Allocate("grad_input", call.input.dtype, call.input.shape).as<T>();
     const bool training = call.params.Flag("training");
-    // Per element, with z = (x-μ)/r, p = σ(z), q = σ(-z): g = dy·x·(1-α)·p·q is
-    // dL/dz, `direct` = dy·(α + (1-α)p) the derivative through x alone, dL/dα =
-    // dy·x·q.
-    struct Terms {
-      double z, g, direct, dalpha;
-    };
-    auto terms = [&](int64_t i, int64_t c) {
-      const double z = (x[i] - ch.mean[c]) * ch.inv_r[c];
-      const Sigmoids s = SigmoidPair(z);
-      const double up = dy ? dy[i] : 1.0;
-      const double a = ch.alpha[c];
-      return Terms{z, up * (1 - a) * TimesVanishing(x[i], s.p * s.q),
-                   up * (a + (1 - a) * s.p), up * TimesVanishing(x[i], s.q)};
-    };
-    enum Kind { kG, kGz, kAlpha };
+    enum Kind { kAlpha, kG, kGz };
     ChannelSums sums(Chunks(ch.split), C, 3);
     absl::Status s =
-        ForEach(call, ch.split, [&](int64_t k, int64_t i, int64_t c) {
-          const Terms t = terms(i, c);
-          sums.at(k, kAlpha)[c] += t.dalpha;
+        ForBlocks(call, ch.split, b, [&](int64_t k, const DiceBlock<T>& block) {
           if (training) {
-            sums.at(k, kG)[c] += t.g;
-            sums.at(k, kGz)[c] += t.g * t.z;
+            ops.backward_sums(block, sums.at(k, kAlpha), sums.at(k, kG),
+                              sums.at(k, kGz));
           } else {
-            dx[i] = static_cast<T>(t.direct + t.g * ch.inv_r[c]);
+            ops.backward_inference(block, sums.at(k, kAlpha));
           }
         });
     if (!s.ok()) return s;
@@ -326,10 +324,10 @@ class Dice final : public Activation {
         mean_g[c] /= n;
         mean_gz[c] /= n;
       }
-      s = ForEach(call, ch.split, [&](int64_t, int64_t i, int64_t c) {
-        const Terms t = terms(i, c);
-        dx[i] = static_cast<T>(
-            t.direct + ch.inv_r[c] * (t.g - mean_g[c] - t.z * mean_gz[c]));
+      b.mean_g = mean_g.data();
+      b.mean_gz = mean_gz.data();
+      s = ForBlocks(call, ch.split, b, [&](int64_t, const DiceBlock<T>& block) {
+        ops.backward_training(block);
       });
       if (!s.ok()) return s;
     }

@@ -62,10 +62,47 @@ struct ElementwiseOps {
                                  T* dx, int64_t n, bool sum) = nullptr;
 };
 
+// Dice's passes (dice.cc, dice_kernels.h) over one block: whole rows of the
+// input's [outer, channels, inner] view. The arithmetic is float64 whatever T;
+// per-channel arrays have `channels` float64 entries, and each pass adds its
+// per-channel sums into the arrays it is given.
+template <typename T>
+struct DiceBlock {
+  const T* x = nullptr;   // the block's first element
+  const T* dy = nullptr;  // backward; nullptr means ones
+  T* out = nullptr;       // y (forward) or dx (backward)
+  int64_t rows = 0, channels = 0, inner = 0;
+  const double* mean = nullptr;   // μ_c
+  const double* inv_r = nullptr;  // 1/√(var_c + ε)
+  const double* alpha = nullptr;  // α_c
+  // Training backward's second pass: mean_c(g) and mean_c(g·z).
+  const double* mean_g = nullptr;
+  const double* mean_gz = nullptr;
+};
+// With z = (x - μ)/r, p = σ(z), q = σ(-z), g = dy·(1-α)·x·p·q:
+template <typename T>
+struct DiceOps {
+  // sum[c] += Σ x.
+  void (*sum)(const DiceBlock<T>&, double* sum) = nullptr;
+  // sum[c] += Σ (x - μ_c)².
+  void (*centred_squares)(const DiceBlock<T>&, double* sum) = nullptr;
+  // y = x·(α + (1-α)·p).
+  void (*forward)(const DiceBlock<T>&) = nullptr;
+  // Inference: dx = dy·(α + (1-α)p) + g/r; dalpha[c] += Σ dy·x·q.
+  void (*backward_inference)(const DiceBlock<T>&, double* dalpha) = nullptr;
+  // Training, first pass: dalpha[c] += Σ dy·x·q, g[c] += Σ g, gz[c] += Σ g·z.
+  void (*backward_sums)(const DiceBlock<T>&, double* dalpha, double* g,
+                        double* gz) = nullptr;
+  // Training, second pass: dx = dy·(α + (1-α)p) + (g - mean_g - z·mean_gz)/r.
+  void (*backward_training)(const DiceBlock<T>&) = nullptr;
+};
+
 struct KernelTable {
   const char* isa;  // "baseline", "avx2", "avx512"
   ElementwiseOps<float> f32[static_cast<int>(KernelId::kCount)];
   ElementwiseOps<double> f64[static_cast<int>(KernelId::kCount)];
+  DiceOps<float> dice_f32;
+  DiceOps<double> dice_f64;
 
   template <typename T>
   const ElementwiseOps<T>& ops(KernelId id) const {
@@ -73,6 +110,14 @@ struct KernelTable {
       return f32[static_cast<int>(id)];
     } else {
       return f64[static_cast<int>(id)];
+    }
+  }
+  template <typename T>
+  const DiceOps<T>& dice() const {
+    if constexpr (sizeof(T) == 4) {
+      return dice_f32;
+    } else {
+      return dice_f64;
     }
   }
 };

@@ -1,6 +1,6 @@
-// The element-wise kernels of elementwise.h instantiated for one instruction
-// set, set by the compiler flags this file is built with, and exported as a
-// KernelTable.
+// The element-wise kernels of elementwise.h and Dice's of dice_kernels.h
+// instantiated for one instruction set, set by the compiler flags this file is
+// built with, and exported as a KernelTable.
 //
 // This file is compiled once per instruction set. So that the builds cannot be
 // mixed up at link time (the linker keeps one copy of each inline function),
@@ -16,6 +16,7 @@
 #define ACTD_STRINGIFY(a) ACTD_STRINGIFY2(a)
 #define Eigen ACTD_CONCAT(actd_eigen_, ACTD_ISA)
 
+#include "server/core/dice_kernels.h"
 #include "server/core/elementwise.h"
 #include "server/core/kernel_table.h"
 
@@ -90,6 +91,8 @@ KernelTable Build() {
   t.isa = ACTD_STRINGIFY(ACTD_ISA);
   Fill<float>(t.f32);
   Fill<double>(t.f64);
+  t.dice_f32 = dice::Ops<float>();
+  t.dice_f64 = dice::Ops<double>();
   return t;
 }
 
