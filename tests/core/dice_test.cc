@@ -3,8 +3,9 @@
 // μ and the biased var come from the batch (and are returned as batch_mean and
 // batch_var) and the backward differentiates through them; in inference they
 // are the given running statistics. Checked against a long double reference of
-// the spec's formulas and against central finite differences of the float64
-// forward (which validates those formulas independently).
+// the spec's formulas, on every instruction set the CPU runs, and against
+// central finite differences of the float64 forward (which validates those
+// formulas independently).
 #include <cmath>
 #include <limits>
 #include <random>
@@ -12,11 +13,24 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "server/core/kernel_table.h"
 #include "tests/core/harness.h"
 #include "tests/core/reference.h"
 
 namespace actd::testing {
 namespace {
+
+// Runs the body once per instruction set (baseline, AVX2, AVX-512 as
+// available), then restores the automatic choice.
+template <typename Body>
+void ForEachIsa(Body&& body) {
+  for (const std::string& isa : SupportedIsas()) {
+    ASSERT_TRUE(SelectIsa(isa).ok()) << isa;
+    SCOPED_TRACE("isa " + isa);
+    body();
+  }
+  ASSERT_TRUE(SelectIsa("auto").ok());
+}
 
 struct DiceCase {
   Shape shape;
@@ -175,10 +189,7 @@ DiceReference ComputeReference(const DiceCase& c, const DiceData<T>& d) {
 }
 
 template <typename T>
-void CheckDice(const DiceCase& c) {
-  SCOPED_TRACE(std::string(TypeName<T>()) + " " + ShapeToString(c.shape) +
-               " axis " + std::to_string(c.axis) +
-               (c.training ? " training" : " inference"));
+void CheckDiceOnce(const DiceCase& c) {
   const DiceData<T> d = MakeData<T>(c);
   const DiceReference ref = ComputeReference(c, d);
   Request<T> r = MakeRequest(c, d);
@@ -227,6 +238,17 @@ void CheckDice(const DiceCase& c) {
   }
 }
 
+template <typename T>
+void CheckDice(const DiceCase& c) {
+  SCOPED_TRACE(std::string(TypeName<T>()) + " " + ShapeToString(c.shape) +
+               " axis " + std::to_string(c.axis) +
+               (c.training ? " training" : " inference"));
+  ForEachIsa([&] { CheckDiceOnce<T>(c); });
+}
+
+// The kernels run packets along the channels when inner = 1, else along inner;
+// the shapes include partial last packets either way (C or inner not a
+// multiple of 2, 4 or 8).
 TEST(Dice, TrainingAgainstReference) {
   CheckDice<float>({{64, 3}, 1});
   CheckDice<double>({{64, 3}, 1});
@@ -234,6 +256,9 @@ TEST(Dice, TrainingAgainstReference) {
   CheckDice<double>({{4, 3, 5}, 1, -2, true, 1e-3, true, 3});
   CheckDice<float>({{5, 2, 6}, 0, 0, true, std::nullopt, false, 4});
   CheckDice<double>({{200}, 0, std::nullopt, true, std::nullopt, true, 5});
+  CheckDice<float>({{50, 11}, 1, std::nullopt, true, std::nullopt, true, 10});
+  CheckDice<double>({{50, 11}, 1, std::nullopt, true, std::nullopt, true, 11});
+  CheckDice<float>({{7, 3, 9}, 1, 1, true, std::nullopt, true, 12});
 }
 
 TEST(Dice, InferenceAgainstReference) {
@@ -241,6 +266,8 @@ TEST(Dice, InferenceAgainstReference) {
   CheckDice<double>({{64, 3}, 1, std::nullopt, false});
   CheckDice<float>({{4, 3, 5}, 1, 1, false, 0.5, true, 6});
   CheckDice<double>({{4, 3, 5}, 1, 1, false, std::nullopt, false, 7});
+  CheckDice<float>({{50, 11}, 1, std::nullopt, false, std::nullopt, true, 13});
+  CheckDice<double>({{7, 3, 9}, 1, 1, false, std::nullopt, true, 14});
 }
 
 // Batches large enough to span several chunks of the compute pool.
@@ -325,23 +352,25 @@ TEST(Dice, DefaultAlphaIsZero) {
 // In inference each element stands alone: NaN in x is NaN in y and dx there
 // only.
 TEST(Dice, InferenceNanStaysInItsElement) {
-  for (int pos = 0; pos < 6; ++pos) {
-    Request<float> r;
-    r.name = "dice";
-    r.params["training"] = ParamValue(false);
-    std::vector<float> x = {1, -2, 0.5, 3, -0.25, 2};
-    x[pos] = NAN;
-    r.input = {{3, 2}, x};
-    r.weights["running_mean"] = {{2}, {0.0f, 1.0f}};
-    r.weights["running_var"] = {{2}, {1.0f, 4.0f}};
-    absl::StatusOr<Results<float>> y = Forward(r);
-    absl::StatusOr<Results<float>> g = Backward(r);
-    ASSERT_TRUE(y.ok() && g.ok());
-    for (int i = 0; i < 6; ++i) {
-      EXPECT_EQ(std::isnan((*y)["output"][i]), i == pos) << i;
-      EXPECT_EQ(std::isnan((*g)["grad_input"][i]), i == pos) << i;
+  ForEachIsa([&] {
+    for (int pos = 0; pos < 6; ++pos) {
+      Request<float> r;
+      r.name = "dice";
+      r.params["training"] = ParamValue(false);
+      std::vector<float> x = {1, -2, 0.5, 3, -0.25, 2};
+      x[pos] = NAN;
+      r.input = {{3, 2}, x};
+      r.weights["running_mean"] = {{2}, {0.0f, 1.0f}};
+      r.weights["running_var"] = {{2}, {1.0f, 4.0f}};
+      absl::StatusOr<Results<float>> y = Forward(r);
+      absl::StatusOr<Results<float>> g = Backward(r);
+      ASSERT_TRUE(y.ok() && g.ok());
+      for (int i = 0; i < 6; ++i) {
+        EXPECT_EQ(std::isnan((*y)["output"][i]), i == pos) << i;
+        EXPECT_EQ(std::isnan((*g)["grad_input"][i]), i == pos) << i;
+      }
     }
-  }
+  });
 }
 
 }  // namespace
@@ -354,24 +383,40 @@ namespace {
 // y(±inf) and dy/dx(±inf) are the limits, never NaN from inf·0. With
 // α = 0: y(-inf) = 0, y(+inf) = +inf, f'(-inf) = 0, f'(+inf) = 1; with
 // α = 0.25: y(-inf) = -inf and f'(-inf) = α.
-TEST(Dice, InferenceInfinitiesGiveTheLimits) {
-  for (float alpha : {0.0f, 0.25f}) {
-    SCOPED_TRACE("alpha " + std::to_string(alpha));
-    Request<float> r;
-    r.name = "dice";
-    r.params["training"] = ParamValue(false);
-    r.input = {{2, 1}, {-INFINITY, INFINITY}};
-    r.weights["alpha"] = {{1}, {alpha}};
-    r.weights["running_mean"] = {{1}, {0.5f}};
-    r.weights["running_var"] = {{1}, {2.0f}};
-    absl::StatusOr<Results<float>> y = Forward(r);
-    absl::StatusOr<Results<float>> g = Backward(r);
-    ASSERT_TRUE(y.ok() && g.ok());
-    EXPECT_EQ((*y)["output"][0], alpha == 0 ? 0.0f : -INFINITY);
-    EXPECT_EQ((*y)["output"][1], INFINITY);
-    EXPECT_EQ((*g)["grad_input"][0], alpha);
-    EXPECT_EQ((*g)["grad_input"][1], 1.0f);
+// The input is two elements of one channel: a column ([2, 1], the kernels'
+// packets run along the channels) or a row ([1, 2] with axis 0, along inner).
+template <typename T>
+void CheckInferenceInfinities() {
+  constexpr T kInf = std::numeric_limits<T>::infinity();
+  for (const bool column : {true, false}) {
+    for (const T alpha : {T(0), T(0.25)}) {
+      SCOPED_TRACE(std::string(TypeName<T>()) +
+                   (column ? " [2, 1]" : " [1, 2]") + " alpha " +
+                   std::to_string(alpha));
+      Request<T> r;
+      r.name = "dice";
+      r.params["training"] = ParamValue(false);
+      if (!column) r.params["axis"] = ParamValue(0.0);
+      r.input = {column ? Shape{2, 1} : Shape{1, 2}, {-kInf, kInf}};
+      r.weights["alpha"] = {{1}, {alpha}};
+      r.weights["running_mean"] = {{1}, {T(0.5)}};
+      r.weights["running_var"] = {{1}, {T(2)}};
+      absl::StatusOr<Results<T>> y = Forward(r);
+      absl::StatusOr<Results<T>> g = Backward(r);
+      ASSERT_TRUE(y.ok() && g.ok());
+      EXPECT_EQ((*y)["output"][0], alpha == 0 ? T(0) : -kInf);
+      EXPECT_EQ((*y)["output"][1], kInf);
+      EXPECT_EQ((*g)["grad_input"][0], alpha);
+      EXPECT_EQ((*g)["grad_input"][1], T(1));
+    }
   }
+}
+
+TEST(Dice, InferenceInfinitiesGiveTheLimits) {
+  ForEachIsa([] {
+    CheckInferenceInfinities<float>();
+    CheckInferenceInfinities<double>();
+  });
 }
 
 // A missing grad_output means ones; a given `output` (Dice has no from-output
