@@ -16,7 +16,10 @@
 //
 // activation.grpc.pb.h includes this header (protoc's grpc plugin option
 // additional_header_includes), so every translation unit that instantiates
-// gRPC's templates for these messages sees the same specializations.
+// gRPC's templates for these messages sees the same specializations; and the
+// generated activation.grpc.pb.cc is compiled after rewriting its template
+// arguments to the concrete message types (concrete_message_types.cmake),
+// since the plugin would have gRPC use SerializationTraits<MessageLite>.
 #ifndef ACTD_PROTO_SERIALIZATION_TRAITS_H_
 #define ACTD_PROTO_SERIALIZATION_TRAITS_H_
 
