@@ -66,6 +66,11 @@ TEST(Threads, SameBitsForAnyThreadCount) {
   dice32.params["axis"] = ParamValue(0.0);
   dice32.weights["alpha"] = {{4}, {0.1f, -0.2f, 0.3f, 0.05f}};
   ExpectSameBits(dice32);
+  // Channels in the middle: packets along inner, many chunks of whole rows.
+  Request<float> dice_inner = Big<float>("dice", {50, 4, 5001});
+  dice_inner.params["axis"] = ParamValue(1.0);
+  dice_inner.weights["alpha"] = {{4}, {0.1f, -0.2f, 0.3f, 0.05f}};
+  ExpectSameBits(dice_inner);
   Request<float> maxout = Big<float>("maxout", {2000, 64});
   maxout.grad_output = Tensor<float>{{2000, 32}, RandomGrads<float>(5, 64000)};
   ExpectSameBits(maxout);
