@@ -43,9 +43,9 @@ struct Relu {
   using P = PacketOf<T>;
   explicit Relu(const KernelArgs&) {}
   static constexpr bool kFromOutput = true;
-  P Forward(const P& x) const {
-    return pm::Select(pm::Lt(x, pm::Zero<P>()), pm::Zero<P>(), x);
-  }
+  // max(x, 0) in one operation; a NaN x is kept (see loops::Forward), and -0
+  // too, as the x > 0 branch is not taken there.
+  P Forward(const P& x) const { return pm::pmax(x, pm::Zero<P>()); }
   // At exactly 0 the negative side's slope (0).
   P Backward(const P& x, const P& dy, P&) const {
     return pm::Select(pm::Gt(x, pm::Zero<P>()), dy, pm::Zero<P>());
@@ -99,10 +99,11 @@ struct Elu {
   }
   P Backward(const P& x, const P& dy, P& term) const {
     const P positive = pm::Gt(x, pm::Zero<P>());
+    const pm::ExpPair<P> e = pm::ExpAndExpm1(x);
     term = pm::Select(positive, pm::Zero<P>(),
-                      pm::pmul(dy, pm::pmul(scale, pm::Expm1(x))));
+                      pm::pmul(dy, pm::pmul(scale, e.expm1)));
     return pm::Select(positive, pm::pmul(scale, dy),
-                      pm::pmul(dy, pm::pmul(scaled_alpha, pm::Exp(x))));
+                      pm::pmul(dy, pm::pmul(scaled_alpha, e.exp)));
   }
   // For x ≤ 0, f'(x) = y + scale·alpha.
   P BackwardFromOutput(const P& y, const P& dy, P& term) const {

@@ -258,6 +258,25 @@ inline P Expm1(const P& x) {
   }
 }
 
+// e^x and e^x - 1 together, from one reduction where float32 allows (ELU's
+// backward needs both): e^x = 2^m·(1 + r·q), e^x - 1 = 2^m·r·q + (2^m - 1).
+template <typename P>
+struct ExpPair {
+  P exp, expm1;
+};
+template <typename P>
+inline ExpPair<P> ExpAndExpm1(const P& x) {
+  if constexpr (std::is_same_v<ScalarOf<P>, float>) {
+    if (!ExpNeedsWideRange(x)) {
+      const ExpParts<P> e = ExpReduce(x);
+      const P scale = Pow2(e.shifted);
+      const P rq = pmul(ExpPolyQ(e.r), e.r);  // e^r - 1
+      return {pmadd(scale, rq, scale), pmadd(scale, rq, psub(scale, One<P>()))};
+    }
+  }
+  return {Exp(x), Expm1(x)};
+}
+
 // σ(x) and σ(-x) from e = e^{-|x|}: σ(|x|) = 1/(1+e), σ(-|x|) = e/(1+e). No
 // overflow, and the small one is never formed as 1 - (something near 1), so
 // both keep relative precision.
