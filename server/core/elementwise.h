@@ -9,8 +9,9 @@
 //   kFromOutput.
 // The loops run them one packet at a time over the whole array, with the tail
 // padded to a full packet (so every element goes through the same code), apply
-// the NaN policy once in backward, and sum parameter-gradient terms in float64
-// blocks.
+// the NaN policy once in backward (unless the kernel declares
+// kBackwardKeepsNaN: its Backward turns a NaN x into a NaN dx by itself), and
+// sum parameter-gradient terms in float64 blocks.
 #ifndef ACTD_SERVER_CORE_ELEMENTWISE_H_
 #define ACTD_SERVER_CORE_ELEMENTWISE_H_
 
@@ -85,11 +86,13 @@ struct Leaky {
 template <typename T>
 struct Elu {
   using P = PacketOf<T>;
+  static constexpr bool kBackwardKeepsNaN = true;
   static constexpr bool kFromOutput =
       true;  // valid for alpha ≥ 0 (y > 0 iff x > 0)
-  P scale, scaled_alpha, inv_alpha;
+  P scale, alpha, scaled_alpha, inv_alpha;
   explicit Elu(const KernelArgs& args)
       : scale(pm::pset1<P>(static_cast<T>(args.scale))),
+        alpha(pm::pset1<P>(static_cast<T>(args.alpha))),
         scaled_alpha(pm::pset1<P>(static_cast<T>(args.alpha * args.scale))),
         inv_alpha(pm::pset1<P>(
             static_cast<T>(args.alpha == 0 ? 0 : 1 / args.alpha))) {}
@@ -100,10 +103,10 @@ struct Elu {
   P Backward(const P& x, const P& dy, P& term) const {
     const P positive = pm::Gt(x, pm::Zero<P>());
     const pm::ExpPair<P> e = pm::ExpAndExpm1(x);
-    term = pm::Select(positive, pm::Zero<P>(),
-                      pm::pmul(dy, pm::pmul(scale, e.expm1)));
-    return pm::Select(positive, pm::pmul(scale, dy),
-                      pm::pmul(dy, pm::pmul(scaled_alpha, e.exp)));
+    const P scaled_dy = pm::pmul(scale, dy);
+    term = pm::Select(positive, pm::Zero<P>(), pm::pmul(scaled_dy, e.expm1));
+    return pm::Select(positive, scaled_dy,
+                      pm::pmul(scaled_dy, pm::pmul(alpha, e.exp)));
   }
   // For x ≤ 0, f'(x) = y + scale·alpha.
   P BackwardFromOutput(const P& y, const P& dy, P& term) const {
@@ -118,6 +121,7 @@ struct Elu {
 template <typename T>
 struct Sigmoid {
   using P = PacketOf<T>;
+  static constexpr bool kBackwardKeepsNaN = true;
   explicit Sigmoid(const KernelArgs&) {}
   static constexpr bool kFromOutput = true;
   P Forward(const P& x) const { return pm::Sigmoid(x); }
@@ -132,6 +136,7 @@ struct Sigmoid {
 template <typename T>
 struct Tanh {
   using P = PacketOf<T>;
+  static constexpr bool kBackwardKeepsNaN = true;
   explicit Tanh(const KernelArgs&) {}
   static constexpr bool kFromOutput = true;
   P Forward(const P& x) const { return pm::Tanh(x); }
@@ -174,6 +179,7 @@ struct Swish {
 template <typename T>
 struct GeluTanh {
   using P = PacketOf<T>;
+  static constexpr bool kBackwardKeepsNaN = true;
   explicit GeluTanh(const KernelArgs&) {}
   static constexpr bool kFromOutput = false;
   static constexpr double kC = 0.79788456080286535588;  // √(2/π)
@@ -219,6 +225,7 @@ inline pm::NormalParts<P> Normal(const P& x) {
 template <typename T>
 struct GeluErf {
   using P = PacketOf<T>;
+  static constexpr bool kBackwardKeepsNaN = true;
   explicit GeluErf(const KernelArgs&) {}
   static constexpr bool kFromOutput = false;
   P Forward(const P& x) const { return pm::TimesVanishing(x, Normal(x).cdf); }
@@ -237,6 +244,7 @@ struct GeluErf {
 template <typename T>
 struct Mish {
   using P = PacketOf<T>;
+  static constexpr bool kBackwardKeepsNaN = true;
   explicit Mish(const KernelArgs&) {}
   static constexpr bool kFromOutput = false;
   static constexpr double kClamp = 20.0;
@@ -338,7 +346,8 @@ void Forward(const Kernel& k, const T* x, T* y, int64_t n, bool stream) {
 // float64 sum of the terms: they are added in packets of T over blocks of 64
 // packets, then in double, which keeps a float32 sum within ~4e-6 of Σ|terms|.
 // Padded tail lanes have dy = 0 and so add nothing.
-template <bool kSumTerm, bool kStream, typename T, typename Step>
+template <bool kSumTerm, bool kStream, bool kSelectNaN, typename T,
+          typename Step>
 double BackwardRange(const T* a, const T* dy, T* dx, int64_t n,
                      const Step& step) {
   using P = PacketOf<T>;
@@ -353,7 +362,8 @@ double BackwardRange(const T* a, const T* dy, T* dx, int64_t n,
     for (; i + W <= end; i += W) {
       const P av = pm::ploadu<P>(a + i);
       const P dyv = dy ? pm::ploadu<P>(dy + i) : ones;
-      Store<kStream>(dx + i, pm::KeepNaN(av, step(av, dyv, term)));
+      const P dxv = step(av, dyv, term);
+      Store<kStream>(dx + i, kSelectNaN ? pm::KeepNaN(av, dxv) : dxv);
       if constexpr (kSumTerm) acc = pm::padd(acc, term);
     }
     if (i < end) {
@@ -366,7 +376,8 @@ double BackwardRange(const T* a, const T* dy, T* dx, int64_t n,
         std::fill(dyb, dyb + r, T(1));
       }
       const P av = pm::ploadu<P>(ab);
-      pm::pstoreu(dxb, pm::KeepNaN(av, step(av, pm::ploadu<P>(dyb), term)));
+      const P dxv = step(av, pm::ploadu<P>(dyb), term);
+      pm::pstoreu(dxb, kSelectNaN ? pm::KeepNaN(av, dxv) : dxv);
       std::memcpy(dx + i, dxb, r * sizeof(T));
       if constexpr (kSumTerm) acc = pm::padd(acc, term);
     }
@@ -379,15 +390,16 @@ double BackwardRange(const T* a, const T* dy, T* dx, int64_t n,
   return total;
 }
 // The block sums start at a, so that their order never depends on dx's
-// alignment: a summing backward is not streamed.
-template <bool kSumTerm, typename T, typename Step>
+// alignment: a summing backward is not streamed. kSelectNaN: apply the NaN
+// policy (dx is NaN where a is).
+template <bool kSumTerm, bool kSelectNaN, typename T, typename Step>
 double Backward(const T* a, const T* dy, T* dx, int64_t n, bool stream,
                 const Step& step) {
   if constexpr (kSumTerm) {
-    return BackwardRange<true, false>(a, dy, dx, n, step);
+    return BackwardRange<true, false, kSelectNaN>(a, dy, dx, n, step);
   } else {
     MaybeStreamed(dx, n, stream, [&](int64_t from, int64_t to, auto streamed) {
-      BackwardRange<false, decltype(streamed)::value>(
+      BackwardRange<false, decltype(streamed)::value, kSelectNaN>(
           a + from, dy ? dy + from : nullptr, dx + from, to - from, step);
     });
     return 0;

@@ -36,6 +36,16 @@ void Forward(const KernelArgs& a, const T* x, T* y, int64_t n) {
   loops::Forward(K(a), x, y, n, a.stream);
 }
 
+// Whether K's Backward turns a NaN x into a NaN dx by itself.
+template <typename K>
+constexpr bool BackwardKeepsNaN() {
+  if constexpr (requires { K::kBackwardKeepsNaN; }) {
+    return K::kBackwardKeepsNaN;
+  } else {
+    return false;
+  }
+}
+
 template <typename T, typename K>
 double Backward(const KernelArgs& a, const T* x, const T* dy, T* dx, int64_t n,
                 bool sum) {
@@ -43,8 +53,9 @@ double Backward(const KernelArgs& a, const T* x, const T* dy, T* dx, int64_t n,
   auto step = [&](const auto& xv, const auto& g, auto& term) {
     return k.Backward(xv, g, term);
   };
-  return sum ? loops::Backward<true>(x, dy, dx, n, a.stream, step)
-             : loops::Backward<false>(x, dy, dx, n, a.stream, step);
+  constexpr bool kSelectNaN = !BackwardKeepsNaN<K>();
+  return sum ? loops::Backward<true, kSelectNaN>(x, dy, dx, n, a.stream, step)
+             : loops::Backward<false, kSelectNaN>(x, dy, dx, n, a.stream, step);
 }
 
 template <typename T, typename K>
@@ -54,8 +65,8 @@ double BackwardFromOutput(const KernelArgs& a, const T* y, const T* dy, T* dx,
   auto step = [&](const auto& yv, const auto& g, auto& term) {
     return k.BackwardFromOutput(yv, g, term);
   };
-  return sum ? loops::Backward<true>(y, dy, dx, n, a.stream, step)
-             : loops::Backward<false>(y, dy, dx, n, a.stream, step);
+  return sum ? loops::Backward<true, true>(y, dy, dx, n, a.stream, step)
+             : loops::Backward<false, true>(y, dy, dx, n, a.stream, step);
 }
 
 template <typename T, template <typename> class K>
