@@ -9,7 +9,6 @@
 #define ACTD_SERVER_CORE_PACKET_MATH_H_
 
 #include <Eigen/Core>
-#include <cstdint>
 #include <limits>
 #include <type_traits>
 
