@@ -70,6 +70,12 @@ absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
     return absl::InvalidArgumentError(absl::StrCat(
         field, ".dtype: ", DTypeText(t.dtype()), " is not a known DataType"));
   }
+  if (t.dtype() == activation::v1::DATA_TYPE_BFLOAT16 ||
+      t.dtype() == activation::v1::DATA_TYPE_FLOAT16) {
+    return absl::UnimplementedError(absl::StrCat(
+        field, ".dtype: ", DTypeText(t.dtype()),
+        " is not supported by this server yet (use DATA_TYPE_FLOAT32)"));
+  }
 
   DecodedTensor out;
   out.view.shape.assign(t.shape().begin(), t.shape().end());
