@@ -47,7 +47,7 @@ def _generate_stubs():
     _STUB_DIR = tempfile.mkdtemp(prefix="actd-stubs-")
     jobs = [
         (PROTO_ROOT, "activation/v1/activation.proto"),
-        (os.path.join(HERE, "grpc", "health", "v1"), "health.proto"),
+        (os.path.join(PROTO_ROOT, "grpc", "health", "v1"), "health.proto"),
         (os.path.join(HERE, "grpc", "reflection", "v1alpha"), "reflection.proto"),
     ]
     for include, proto in jobs:
