@@ -42,8 +42,9 @@ uint16_t Round(double value, const Format& f) {
   const double units = std::nearbyint(std::ldexp(magnitude, -quantum));
   const double rounded = std::ldexp(units, quantum);
   if (rounded >= std::ldexp(1.0, f.max_exp + 1)) return sign | exp_all_ones;
+  if (rounded == 0) return sign;  // underflow
   std::frexp(rounded, &e);
-  if (e - 1 < f.min_exp) {  // subnormal (or rounded to zero)
+  if (e - 1 < f.min_exp) {  // subnormal
     return sign | static_cast<uint16_t>(
                       std::ldexp(rounded, mantissa_bits - f.min_exp));
   }
