@@ -35,6 +35,7 @@ struct GlobalFlags {
   std::string format = "text";
   bool tls = false;
   std::string tls_ca, tls_cert, tls_key, token, token_file, lb;
+  std::string service_config;  // FILE, "none", or "" for the default
 };
 
 void AddGlobalFlags(CLI::App& app, GlobalFlags& g) {
@@ -60,9 +61,11 @@ void AddGlobalFlags(CLI::App& app, GlobalFlags& g) {
   app.add_option("--token-file", g.token_file, "file holding the bearer token")
       ->check(CLI::ExistingFile)
       ->excludes(token);
-  app.add_option(
-      "--lb", g.lb,
-      "load-balancing policy, e.g. round_robin with dns:/// targets");
+  app.add_option("--lb", g.lb,
+                 "load-balancing policy, overriding the service config's");
+  app.add_option("--service-config", g.service_config,
+                 "client service config JSON file, or none (default: the "
+                 "recommended one: round_robin, retries of UNAVAILABLE)");
 }
 
 RunContext MakeContext(const GlobalFlags& g) {
@@ -76,6 +79,11 @@ RunContext MakeContext(const GlobalFlags& g) {
   c.target = g.target;
   c.timeout_seconds = g.timeout;
   c.lb_policy = g.lb;
+  if (g.service_config == "none") {
+    c.service_config.clear();
+  } else if (!g.service_config.empty()) {
+    c.service_config = ReadFileOrThrow(g.service_config, "--service-config");
+  }
   c.tls = g.tls;
   if (!g.tls_ca.empty()) c.tls_ca = ReadFileOrThrow(g.tls_ca, "--tls-ca");
   if (!g.tls_cert.empty())

@@ -18,6 +18,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ConnectionOptions& options) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
+  if (!options.service_config.empty()) {
+    args.SetServiceConfigJSON(options.service_config);
+  }
   if (!options.lb_policy.empty()) {
     args.SetLoadBalancingPolicyName(options.lb_policy);
   }

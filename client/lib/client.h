@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "activation/v1/activation.grpc.pb.h"
+#include "client/lib/service_config.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
@@ -24,8 +25,11 @@ struct ConnectionOptions {
   std::string tls_ca;    // PEM contents (not paths); any non-empty implies TLS
   std::string tls_cert;  // client certificate for mTLS
   std::string tls_key;
-  std::string token;             // sent as `authorization: Bearer <token>`
-  std::string lb_policy;         // e.g. "round_robin"; empty = gRPC's default
+  std::string token;      // sent as `authorization: Bearer <token>`
+  std::string lb_policy;  // overrides the service config's policy if set
+  // Service config JSON; by default client/service_config.json (round_robin,
+  // retries of UNAVAILABLE). "" = none (gRPC's pick_first, no retries).
+  std::string service_config = kDefaultServiceConfig;
   double timeout_seconds = 30;   // per-call deadline; <= 0 means none
   bool own_subchannels = false;  // do not share the connection with others
 };

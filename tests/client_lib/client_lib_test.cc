@@ -3,6 +3,7 @@
 // round-to-nearest-even bit rule on float inputs, both exhaustively over the
 // 16-bit patterns; the raw and typed wire encodings and .npy files of the
 // 16-bit types; --shape -1; the default port; did-you-mean.
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -248,6 +249,37 @@ TEST(Client, ClosestNameSuggestsLikelyTypos) {
   EXPECT_EQ(ClosestName("swissh", names), "swish");
   EXPECT_EQ(ClosestName("zzzzzz", names), "");
   EXPECT_EQ(ClosestName("forwrd", {"forward", "backward", "list"}), "forward");
+}
+
+}  // namespace
+}  // namespace actd::client
+
+namespace actd::client {
+namespace {
+
+// Waits (up to 5 s) until the channel has applied its resolver result.
+std::shared_ptr<grpc::Channel> ResolvedChannel(const ConnectionOptions& o) {
+  std::shared_ptr<grpc::Channel> channel = MakeChannel(o);
+  const auto deadline =
+      std::chrono::system_clock::now() + std::chrono::seconds(5);
+  grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+  while (channel->GetLoadBalancingPolicyName().empty() &&
+         channel->WaitForStateChange(state, deadline)) {
+    state = channel->GetState(true);
+  }
+  return channel;
+}
+
+TEST(Client, ChannelsUseTheRecommendedServiceConfig) {
+  ConnectionOptions options;
+  options.target = "127.0.0.1:1";  // nothing listens; resolution suffices
+  std::shared_ptr<grpc::Channel> channel = ResolvedChannel(options);
+  EXPECT_EQ(channel->GetLoadBalancingPolicyName(), "round_robin");
+  EXPECT_NE(channel->GetServiceConfigJSON().find("UNAVAILABLE"),
+            std::string::npos);
+  options.service_config.clear();
+  EXPECT_EQ(ResolvedChannel(options)->GetLoadBalancingPolicyName(),
+            "pick_first");
 }
 
 }  // namespace

@@ -42,6 +42,17 @@ class InspectTest(ActctlTestCase):
             self.assertEqual(code, 1, target)
             self.assertIn(":50051", err, target)
 
+    def test_service_config_flag(self):
+        # The default (round_robin + retries), none, and a file of one's own.
+        self.assertEqual(self.ok("health").strip(), "SERVING")
+        self.assertEqual(self.ok("--service-config", "none", "health").strip(), "SERVING")
+        path = self.path("sc.json")
+        with open(path, "w") as f:
+            f.write('{"loadBalancingConfig": [{"pick_first": {}}]}')
+        self.assertEqual(self.ok("--service-config", path, "health").strip(), "SERVING")
+        self.assertIn("--service-config", self.fails(2, "--service-config",
+                                                     self.path("missing.json"), "health"))
+
     def test_round_robin_dns_target(self):
         code, out, err = run("--lb", "round_robin", "health",
                              target="dns:///localhost:%d" % self.server.port)
