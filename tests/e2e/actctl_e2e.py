@@ -96,8 +96,14 @@ def tensor_values(t):
         else:
             values = np.frombuffer(raw, dtype=NP_TYPES[dtype])
     else:
-        data = t.get("floatData") or t.get("doubleData") or []
-        values = np.array([float(v) for v in data])
+        # Typed float values print as the shortest decimal that reads back
+        # as the same float32, so they are exact only once read as float32.
+        if t.get("floatData"):
+            values = np.array([float(v) for v in t["floatData"]], dtype=np.float32)
+            if dtype == "DATA_TYPE_FLOAT16":
+                values = values.astype(np.float16)
+        else:
+            values = np.array([float(v) for v in t.get("doubleData") or []])
     return values.reshape(shape) if shape else values.reshape(())
 
 
