@@ -68,8 +68,8 @@ std::string FishCompletion(const CLI::App& app) {
   absl::StrAppend(
       &out,
       "complete -c actctl -n '__fish_seen_subcommand_from forward backward "
-      "describe compare plot bench' -a '(",
-      kActivationsCommand, ")'\n",
+      "describe compare plot bench' -a ",
+      Quoted(absl::StrCat("(", kActivationsCommand, ")")), "\n",
       "complete -c actctl -n '__fish_seen_subcommand_from completion' -a "
       "'bash zsh fish'\n",
       "complete -c actctl -l input -l output -l out -l report -l token-file "
