@@ -116,6 +116,7 @@ Workload MakeWorkload(const BenchArgs& args) {
 
 // Shared state of one run: what to send, when to stop, calls started/done.
 struct Run {
+  Run(const BenchArgs& a, const Workload& w) : args(a), work(w) {}
   const BenchArgs& args;
   const Workload& work;
   bool timed = false;
@@ -347,7 +348,7 @@ void PrintText(const BenchArgs& args, const Workload& w, const Summary& s) {
 
 int RunBench(const RunContext& context, const BenchArgs& args) {
   const Workload work = MakeWorkload(args);
-  Run run{args, work};
+  Run run(args, work);
   run.timed = !args.duration.empty();
   run.duration = run.timed ? ParseDuration(args.duration) : 0;
   std::vector<std::unique_ptr<client::ActdClient>> clients;

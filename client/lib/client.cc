@@ -165,11 +165,14 @@ std::string WithDefaultPort(const std::string& target) {
     if (close == absl::string_view::npos || close + 1 < host.size()) {
       return target;
     }
-    return target + ":50051";
+    return absl::StrCat(target, ":50051");
   }
   const size_t colons = std::count(host.begin(), host.end(), ':');
-  if (colons == 0) return target + ":50051";
-  if (colons > 1) return "[" + std::string(host) + "]:50051";  // bare IPv6
+  if (colons == 0) return absl::StrCat(target, ":50051");
+  if (colons > 1) {  // a bare IPv6 address, after any dns: prefix
+    const absl::string_view prefix(target.data(), target.size() - host.size());
+    return absl::StrCat(prefix, "[", host, "]:50051");
+  }
   return target;
 }
 

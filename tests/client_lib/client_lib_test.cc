@@ -232,6 +232,7 @@ TEST(Client, TargetWithoutPortMeansTheServerDefault) {
   EXPECT_EQ(WithDefaultPort("127.0.0.1"), "127.0.0.1:50051");
   EXPECT_EQ(WithDefaultPort("[::1]"), "[::1]:50051");
   EXPECT_EQ(WithDefaultPort("::1"), "[::1]:50051");
+  EXPECT_EQ(WithDefaultPort("dns:///::1"), "dns:///[::1]:50051");
   EXPECT_EQ(WithDefaultPort("dns:///actd.svc"), "dns:///actd.svc:50051");
   EXPECT_EQ(WithDefaultPort("dns:actd"), "dns:actd:50051");
   EXPECT_EQ(WithDefaultPort("localhost:1234"), "localhost:1234");
