@@ -240,16 +240,16 @@ class Client:
         req = pb.BatchEvaluateRequest()
         encodings = []
         for i, item in enumerate(items):
+            if not isinstance(item, (Forward, Backward)):
+                raise TypeError("batch item %d is %s; expected actclient.Forward or "
+                                "actclient.Backward" % (i, type(item).__name__))
             e = req.items.add(id=str(i) if item.id is None else str(item.id))
             if isinstance(item, Forward):
                 enc, sub = _forward_request(item)
                 e.forward.CopyFrom(sub)
-            elif isinstance(item, Backward):
+            else:
                 enc, sub = _backward_request(item)
                 e.backward.CopyFrom(sub)
-            else:
-                raise TypeError("batch item %d is %s; expected actclient.Forward or "
-                                "actclient.Backward" % (i, type(item).__name__))
             encodings.append(enc)
         results = []
         resp = self._call(self._stub.BatchEvaluate, req, timeout, metadata)

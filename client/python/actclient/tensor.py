@@ -153,8 +153,7 @@ def encode_input(x, dtype=None, what="x"):
         a = np.asarray(x)
         return Encoded(a if dtype == "bfloat16" else a.view(np.float16), dtype, "bits")
     a = _real_array(x, what)
-    wire = dtype or ("float64" if a.dtype == np.float64 or a.dtype.kind != "f"
-                     else str(a.dtype))
+    wire = dtype or a.dtype.name  # float16, float32 or float64 (any byte order)
     return Encoded(cast(a, wire), wire, "float")
 
 
