@@ -22,6 +22,10 @@ export type TensorLike =
 
 export type ParamValue = number | string | boolean;
 
+/** The value types an options object holds (its index signature covers them all). */
+export type OptionValue = ParamValue | TensorLike | Record<string, ParamValue>
+  | Record<string, TensorLike> | Record<string, string> | undefined;
+
 export interface CallOptions {
   /** Deadline of this call in seconds (default: the client's). */
   timeout?: number;
@@ -37,8 +41,7 @@ export interface ForwardOptions extends CallOptions {
   /** Required for a Uint16Array input ('bfloat16' | 'float16'); converts float input otherwise. */
   dtype?: DType;
   /** Any other key is an activation parameter: forward('elu', x, { alpha: 0.5 }). */
-  [param: string]: ParamValue | Record<string, ParamValue> | Record<string, TensorLike>
-    | Record<string, string> | undefined;
+  [param: string]: OptionValue;
 }
 
 export interface BackwardOptions extends ForwardOptions {
