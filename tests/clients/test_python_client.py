@@ -817,18 +817,17 @@ class ApiTest(Case):
                     c.forward("relu", np.ones(3))
                     if all(requests_served(s) > n for s, n in zip(servers, start)):
                         break
+                time.sleep(0.1)  # let the last warm-up call's count land
                 before = [requests_served(s) for s in servers]
                 for _ in range(20):
                     c.forward("relu", np.ones(3))
-                after = [requests_served(s) for s in servers]
-            self.assertEqual([a - b for a, b in zip(after, before)], [10, 10])
+                self.assertEqual(calls_since(servers, before, 20), [10, 10])
             # Without the service config gRPC picks the first address only.
             with actclient.Client(target, timeout=10, service_config=None) as c:
                 before = [requests_served(s) for s in servers]
                 for _ in range(20):
                     c.forward("relu", np.ones(3))
-                after = [requests_served(s) for s in servers]
-            self.assertEqual(sorted(a - b for a, b in zip(after, before)), [0, 20])
+                self.assertEqual(sorted(calls_since(servers, before, 20)), [0, 20])
         finally:
             other.stop()
 
@@ -837,6 +836,17 @@ def requests_served(server):
     """Forward calls the server has answered, from its metrics."""
     return sum(v for n, labels, v in server.metrics()
                if n == "actd_requests_total" and labels.get("method") == "Forward")
+
+
+def calls_since(servers, before, total):
+    """Per-server Forward calls since `before`, once they add up to `total` (a call's
+    count may land a moment after its reply) or after 5 s."""
+    end = time.monotonic() + 5
+    while True:
+        calls = [requests_served(s) - b for s, b in zip(servers, before)]
+        if sum(calls) >= total or time.monotonic() > end:
+            return calls
+        time.sleep(0.02)
 
 
 class TokenTest(Case):

@@ -74,8 +74,8 @@ class Backward:
 
 
 def _param(name, value):
-    if isinstance(value, bool):
-        return pb.Param(flag=value)
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # Python or NumPy bool
+        return pb.Param(flag=bool(value))
     if isinstance(value, str):
         return pb.Param(text=value)
     if isinstance(value, (int, float)) or (hasattr(value, "dtype") and value.dtype.kind in "iuf"
