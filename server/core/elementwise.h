@@ -320,7 +320,8 @@ void MaybeStreamed(T* out, int64_t n, bool stream, const Run& run) {
 // std::max do), so no KeepNaN is spent here; the core tests check NaN in, NaN
 // out for every kernel and ISA.
 template <bool kStream, typename T, typename Kernel>
-void ForwardRange(const Kernel& k, const T* x, T* y, int64_t n) {
+void ForwardRange(const Kernel& k_in, const T* x, T* y, int64_t n) {
+  const Kernel k = k_in;
   using P = PacketOf<T>;
   constexpr int64_t W = kLanes<T>;
   int64_t i = 0;

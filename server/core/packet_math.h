@@ -57,8 +57,82 @@ template <typename P>
 inline P Select(const P& mask, const P& if_true, const P& if_false) {
   return pselect(mask, if_true, if_false);
 }
-// x where x is a number, else the NaN x: the NaN policy, applied once per
-// kernel result.
+
+// Lane masks as the ISA compares into them, for the selects inside this file.
+// AVX-512 compares into mask registers (__mmask16, __mmask8) and blends or
+// zeroes under them in one instruction; Eigen's packet masks (all-ones lanes,
+// the functions above) cost a mask-to-vector and a vector-to-mask conversion
+// per select there, two more dependent instructions on every packet's critical
+// path. Elsewhere a Mask<P> is such a packet mask.
+template <typename P>
+struct MaskTraits {
+  using type = P;
+};
+#if defined(__AVX512F__)
+template <>
+struct MaskTraits<__m512> {
+  using type = __mmask16;
+};
+template <>
+struct MaskTraits<__m512d> {
+  using type = __mmask8;
+};
+#endif
+template <typename P>
+using Mask = typename MaskTraits<P>::type;
+template <typename P>
+constexpr bool kMaskRegister = !std::is_same_v<Mask<P>, P>;
+
+// The lanes where a < b (NaN: false).
+template <typename P>
+inline Mask<P> MaskLt(const P& a, const P& b) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<P, __m512>) {
+    return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ);
+  } else if constexpr (std::is_same_v<P, __m512d>) {
+    return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ);
+  } else
+#endif
+  {
+    return pcmp_lt(a, b);
+  }
+}
+// The lanes where a is a number.
+template <typename P>
+inline Mask<P> MaskNotNaN(const P& a) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<P, __m512>) {
+    return _mm512_cmp_ps_mask(a, a, _CMP_ORD_Q);
+  } else if constexpr (std::is_same_v<P, __m512d>) {
+    return _mm512_cmp_pd_mask(a, a, _CMP_ORD_Q);
+  } else
+#endif
+  {
+    return pcmp_eq(a, a);
+  }
+}
+template <typename P>
+inline P MaskSelect(const Mask<P>& m, const P& if_true, const P& if_false) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<P, __m512>) {
+    return _mm512_mask_blend_ps(m, if_false, if_true);
+  } else if constexpr (std::is_same_v<P, __m512d>) {
+    return _mm512_mask_blend_pd(m, if_false, if_true);
+  } else
+#endif
+  {
+    return pselect(m, if_true, if_false);
+  }
+}
+template <typename P>
+inline bool MaskAny(const Mask<P>& m) {
+  if constexpr (kMaskRegister<P>) {
+    return m != 0;
+  } else {
+    return predux_any(m);
+  }
+}
+
 // Stores a full packet at `to`, which must be aligned to the packet's size,
 // with a non-temporal store (x86) or a plain aligned store (elsewhere).
 // StoreFence() then orders such stores before whatever the thread does next,
@@ -105,15 +179,39 @@ template <typename P>
 inline P NegAbs(const P& x) {
   return por(x, Set<P>(-0.0));
 }
+// x where x is a number, else the NaN x: the NaN policy, applied once per
+// kernel result.
 template <typename P>
 inline P KeepNaN(const P& x, const P& result) {
-  return pselect(pcmp_eq(x, x), result, x);
+  return MaskSelect(MaskNotNaN(x), result, x);
 }
 // a*b, but 0 where `vanishing` is 0: the limit of x·(something decaying faster
-// than x grows), which would otherwise be inf·0 = NaN at x = ±inf.
+// than x grows), which would otherwise be inf·0 = NaN at x = ±inf. A NaN
+// `vanishing` is not 0, so it reaches the product.
 template <typename P>
 inline P TimesVanishing(const P& a, const P& vanishing) {
-  return pselect(IsZero(vanishing), Zero<P>(), pmul(a, vanishing));
+#if defined(__AVX512F__)
+  // One zero-masked multiply under the mask of vanishing ≠ 0.
+  if constexpr (std::is_same_v<P, __m512>) {
+    return _mm512_maskz_mul_ps(
+        _mm512_cmp_ps_mask(vanishing, _mm512_setzero_ps(), _CMP_NEQ_UQ), a,
+        vanishing);
+  } else if constexpr (std::is_same_v<P, __m512d>) {
+    return _mm512_maskz_mul_pd(
+        _mm512_cmp_pd_mask(vanishing, _mm512_setzero_pd(), _CMP_NEQ_UQ), a,
+        vanishing);
+  } else
+#endif
+  {
+    // The product with the lanes where vanishing = 0 cleared: and-not.
+    return pandnot(pmul(a, vanishing), IsZero(vanishing));
+  }
+}
+// |t| with x's sign: for t ≥ 0, the odd extension t·sign(x) in one operation,
+// no compare (so -0 for x = -0).
+template <typename P>
+inline P WithSignOf(const P& t, const P& x) {
+  return por(t, pand(x, Set<P>(-0.0)));
 }
 
 // e^x for float32, in the whole float range down to the last subnormal.
@@ -177,7 +275,7 @@ inline P Pow2(const P& shifted) {
 // NaN lanes compare false and stay on the fast path, which propagates them.
 template <typename P>
 inline bool ExpNeedsWideRange(const P& x) {
-  return predux_any(Gt(pabs(x), Set<P>(87.0)));
+  return MaskAny<P>(MaskLt(Set<P>(87.0), pabs(x)));
 }
 template <typename P>
 inline P ExpFloatWide(const P& x_in) {
@@ -193,7 +291,7 @@ inline P ExpFloatWide(const P& x_in) {
   const P s1 = preinterpret<P>(plogical_shift_left<23>(padd(m1, bias)));
   const P s2 =
       preinterpret<P>(plogical_shift_left<23>(padd(psub(mi, m1), bias)));
-  return pselect(pcmp_eq(x_in, x_in), pmul(pmul(y, s1), s2), x_in);
+  return KeepNaN(x_in, pmul(pmul(y, s1), s2));
 }
 template <typename P>
 inline P ExpFloat(const P& x) {
@@ -212,10 +310,10 @@ inline P Exp(const P& x) {
     return ExpFloat(x);
   } else {
     P y = pexp(x);
-    const P low = Lt(x, Set<P>(-708.0));
-    if (predux_any(low)) {
+    const Mask<P> low = MaskLt(x, Set<P>(-708.0));
+    if (MaskAny<P>(low)) {
       const P h = pexp(pmul(x, Set<P>(0.5)));
-      y = pselect(low, pmul(h, h), y);
+      y = MaskSelect(low, pmul(h, h), y);
     }
     return y;
   }
@@ -243,7 +341,8 @@ inline P Expm1SeriesOrExp(const P& x) {
   for (int k = kDegree - 1; k >= 2; --k)
     poly = pmadd(poly, x, Set<P>(inv_factorial[k]));
   const P series = pmadd(pmul(x, x), poly, x);
-  return pselect(Lt(pabs(x), Set<P>(0.5)), series, psub(Exp(x), One<P>()));
+  return MaskSelect(MaskLt(pabs(x), Set<P>(0.5)), series,
+                    psub(Exp(x), One<P>()));
 }
 template <typename P>
 inline P Expm1(const P& x) {
@@ -291,15 +390,15 @@ inline SigmoidPair<P> Sigmoids(const P& x) {
   const P e = Exp(NegAbs(x));
   const P big = pdiv(One<P>(), padd(One<P>(), e));  // σ(|x|)
   const P small = pmul(e, big);                     // σ(-|x|)
-  const P negative = Lt(x, Zero<P>());
-  return {pselect(negative, small, big), pselect(negative, big, small),
+  const Mask<P> negative = MaskLt(x, Zero<P>());
+  return {MaskSelect(negative, small, big), MaskSelect(negative, big, small),
           pmul(small, big)};
 }
 template <typename P>
 inline P Sigmoid(const P& x) {
   const P e = Exp(NegAbs(x));
   const P big = pdiv(One<P>(), padd(One<P>(), e));
-  return pselect(Lt(x, Zero<P>()), pmul(e, big), big);
+  return MaskSelect(MaskLt(x, Zero<P>()), pmul(e, big), big);
 }
 
 // tanh(x) = sign(x)·(-m)/(2+m) with m = expm1(-2|x|): no cancellation near 0
@@ -308,7 +407,7 @@ template <typename P>
 inline P Tanh(const P& x) {
   const P m = Expm1(pmul(Set<P>(-2.0), pabs(x)));
   const P t = pdiv(pnegate(m), padd(Set<P>(2.0), m));
-  return pselect(Lt(x, Zero<P>()), pnegate(t), t);
+  return WithSignOf(t, x);
 }
 // 1 - tanh²(x) = 4e/(1+e)² with e = e^{-2|x|}: relative precision in the tails,
 // where 1 - y² from a rounded y would be 0.
@@ -348,7 +447,7 @@ inline NormalParts<P> NormalFloat(const P& x) {
                     pmadd(pmadd(q67, u2, q45), u4, pmadd(q23, u2, q01)));
   const P gauss = Exp(pmul(pmul(x, x), Set<P>(-0.5)));
   const P tail = pmul(pmul(u, q), gauss);  // Φ(-|x|)
-  return {pselect(Lt(x, Zero<P>()), tail, psub(One<P>(), tail)), gauss};
+  return {MaskSelect(MaskLt(x, Zero<P>()), tail, psub(One<P>(), tail)), gauss};
 }
 
 }  // namespace pm
