@@ -1,6 +1,6 @@
 // Accurate building blocks on Eigen packets: exp without Eigen's underflow
 // clamp, a sigmoid that keeps relative precision in both tails, the normal
-// distribution for float32, and helpers for the limits at ±inf.
+// distribution for float32 and float64, and helpers for the limits at ±inf.
 //
 // Every function is a template on the packet type P (Eigen::internal::Packet4f,
 // Packet8f, Packet2d, ...), so one kernel source serves every width and both
@@ -448,6 +448,60 @@ inline NormalParts<P> NormalFloat(const P& x) {
   const P gauss = Exp(pmul(pmul(x, x), Set<P>(-0.5)));
   const P tail = pmul(pmul(u, q), gauss);  // Φ(-|x|)
   return {MaskSelect(MaskLt(x, Zero<P>()), tail, psub(One<P>(), tail)), gauss};
+}
+
+// Φ(x) and e^{-x²/2} for float64, the same form with a degree-20 Q and
+// u = 1/(1 + 0.25z): Q is the Chebyshev fit (scripts/fit_polynomials.py, in
+// 40-digit arithmetic) to erfc(z)e^{z²}/(2u) over z in [0, 27.5], where
+// u ≥ 0.127: erfc(z)e^{z²} has an essential singularity at u = 0, so a fit
+// down to u = 0 stalls near 1e-14, while this range converges geometrically:
+// 2.2e-16 relative with the coefficients rounded to double, 4.0e-16 evaluated
+// in double (Estrin, fused multiply-adds). Beyond z = 27.5 (|x| > 38.9)
+// e^{-z²} underflows to 0, so the tail is 0 whatever Q extrapolates to. No
+// libm call, no cancellation: the tail Φ(-|x|) is formed directly and
+// 1 - tail ≥ 1/2. As in float32, the rounding of x² inside exp (x²·1.1e-16
+// relative) is the one error that grows in the left tail, within GELU's
+// condition number there.
+template <typename P>
+EIGEN_ALWAYS_INLINE NormalParts<P> NormalDouble(const P& x) {
+  static constexpr double kQ[21] = {
+      0.07052369798480959,   0.07052369556683562,  0.0683198952637255,
+      0.06391108377498561,   0.057518402482180445, 0.04942697460849679,
+      0.04108782406545758,   0.02863939805921397,  0.031952288262094036,
+      -0.012986273878832047, 0.07033940537587291,  -0.1041033681916037,
+      0.14043155163612972,   -0.12338914801428175, 0.04893202060553913,
+      0.037775484990230514,  -0.08387455838317233, 0.06994038701203119,
+      -0.03211487234848012,  0.007996886000422303, -0.00085077487165496};
+  const P u = pdiv(One<P>(), pmadd(Set<P>(0.17677669529663688),  // 0.25/√2
+                                   pabs(x), One<P>()));
+  // Estrin's scheme: pairs in u, then u², u⁴, u⁸, u¹⁶.
+  const P u2 = pmul(u, u);
+  const P u4 = pmul(u2, u2);
+  const P u8 = pmul(u4, u4);
+  const P u16 = pmul(u8, u8);
+  P a[10];
+  for (int i = 0; i < 10; ++i) {
+    a[i] = pmadd(Set<P>(kQ[2 * i + 1]), u, Set<P>(kQ[2 * i]));
+  }
+  P b[5];
+  for (int i = 0; i < 5; ++i) b[i] = pmadd(a[2 * i + 1], u2, a[2 * i]);
+  const P d0 = pmadd(b[1], u4, b[0]);
+  const P d1 = pmadd(b[3], u4, b[2]);
+  const P d2 = pmadd(Set<P>(kQ[20]), u4, b[4]);
+  const P q = pmadd(d2, u16, pmadd(d1, u8, d0));
+  const P gauss = Exp(pmul(pmul(x, x), Set<P>(-0.5)));
+  const P tail = pmul(pmul(u, q), gauss);  // Φ(-|x|)
+  return {MaskSelect(MaskLt(x, Zero<P>()), tail, psub(One<P>(), tail)), gauss};
+}
+
+// Φ(x) and e^{-x²/2} for either dtype.
+template <typename P>
+inline NormalParts<P> Normal(const P& x) {
+  if constexpr (std::is_same_v<ScalarOf<P>, float>) {
+    return NormalFloat(x);
+  } else {
+    return NormalDouble(x);
+  }
 }
 
 }  // namespace pm
