@@ -305,7 +305,7 @@ inline P ExpFloat(const P& x) {
 // below; there e^x = (e^{x/2})² (exact to ~2 ulp of the subnormal result); that
 // second exp runs only when a lane needs it.
 template <typename P>
-inline P Exp(const P& x) {
+EIGEN_ALWAYS_INLINE P Exp(const P& x) {
   if constexpr (std::is_same_v<ScalarOf<P>, float>) {
     return ExpFloat(x);
   } else {
@@ -496,7 +496,7 @@ EIGEN_ALWAYS_INLINE NormalParts<P> NormalDouble(const P& x) {
 
 // Φ(x) and e^{-x²/2} for either dtype.
 template <typename P>
-inline NormalParts<P> Normal(const P& x) {
+EIGEN_ALWAYS_INLINE NormalParts<P> Normal(const P& x) {
   if constexpr (std::is_same_v<ScalarOf<P>, float>) {
     return NormalFloat(x);
   } else {
