@@ -1,28 +1,14 @@
-"""actctl's tensor files against a real actd: .npy both ways through NumPy
-(float16/32/64, bfloat16 as uint16 bit patterns), .csv, .json, and the .npz or
-side files that --output writes for parameter gradients and extras.
-
-The bfloat16 and float16 round trips need a server that computes in those
-types; one that answers UNIMPLEMENTED for them skips those tests and says so.
+"""actctl's tensor files against a real actd: .npy both ways through NumPy,
+.csv, .json, the .npz or side files that --output writes for parameter
+gradients and extras, and the refusal of ambiguous 16-bit integer files.
+The 16-bit round trips through the server are in test_actctl_half.py.
 """
 
 import json
-import unittest
 
 import numpy as np
 
 from actctl_e2e import ActctlTestCase, main, response_tensor
-
-
-def bf16_bits(x):
-    """float32 values rounded to bfloat16 (to nearest even) as uint16 bits."""
-    bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
-    return rounded.astype(np.uint16)
-
-
-def bf16_values(bits):
-    return (np.asarray(bits, dtype=np.uint32) << 16).view(np.float32)
 
 
 class FilesTest(ActctlTestCase):
@@ -128,52 +114,6 @@ class FilesTest(ActctlTestCase):
         err = self.fails(2, "forward", "relu", "--input", self.path("i16.npy"),
                          "--dtype", "bfloat16")
         self.assertIn("uint16 bfloat16 bit patterns", err)
-
-
-class HalfFloatTest(ActctlTestCase):
-    """bfloat16 and float16 through the server (needs its 16-bit kernels)."""
-
-    def setUp(self):
-        code, _, err = self.run_actctl("forward", "relu", "--values", "1",
-                                       "--dtype", "float16")
-        if code == 1 and "UNIMPLEMENTED" in err:
-            self.skipTest("this actd does not compute float16/bfloat16 yet")
-
-    def test_float16_npy_round_trip(self):
-        x = np.array([-2.5, -0.0, 0.333, 65504, 6e-8], dtype=np.float16)
-        np.save(self.path("h.npy"), x)
-        self.ok("forward", "relu", "--input", self.path("h.npy"),
-                "--output", self.path("hy.npy"))
-        y = np.load(self.path("hy.npy"))
-        self.assertEqual(y.dtype, np.float16)
-        np.testing.assert_array_equal(y, np.maximum(x, np.float16(0)))
-        response = self.json_of("forward", "identity", "--values", "0.1,70000",
-                                "--dtype", "float16", "--encoding", "raw")
-        self.assertEqual(response["output"]["dtype"], "DATA_TYPE_FLOAT16")
-        np.testing.assert_array_equal(response_tensor(response, "output"),
-                                      np.array([0.1, np.inf], dtype=np.float16))
-
-    def test_bfloat16_bit_pattern_npy_round_trip(self):
-        x = np.array([-3.0, -0.5, 0.0, 1.0, 2.5e38], dtype=np.float32)
-        bits = bf16_bits(x)
-        np.save(self.path("b.npy"), bits)
-        self.ok("forward", "relu", "--input", self.path("b.npy"), "--dtype", "bfloat16",
-                "--output", self.path("by.npy"))
-        y = np.load(self.path("by.npy"))
-        self.assertEqual(y.dtype, np.uint16)
-        np.testing.assert_array_equal(bf16_values(y), np.maximum(bf16_values(bits), 0))
-
-    def test_bfloat16_typed_and_raw_agree(self):
-        raw = self.json_of("backward", "sigmoid", "--values", "0,1", "--dtype",
-                           "bfloat16", "--encoding", "raw")
-        typed = self.json_of("backward", "sigmoid", "--values", "0,1", "--dtype",
-                             "bfloat16", "--encoding", "typed")
-        self.assertEqual(raw["gradInput"]["dtype"], "DATA_TYPE_BFLOAT16")
-        np.testing.assert_array_equal(response_tensor(raw, "gradInput"),
-                                      response_tensor(typed, "gradInput"))
-        s = 1 / (1 + np.exp(-1.0))
-        np.testing.assert_array_equal(response_tensor(raw, "gradInput"),
-                                      bf16_values(bf16_bits([0.25, s * (1 - s)])))
 
 
 if __name__ == "__main__":
