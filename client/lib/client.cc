@@ -8,8 +8,15 @@ namespace actd::client {
 
 namespace pb = activation::v1;
 
+const char* DefaultServiceConfig() {
+  return
+#include "client/lib/service_config.inc"
+      ;
+}
+
 std::shared_ptr<grpc::Channel> MakeChannel(const ConnectionOptions& options) {
   grpc::ChannelArguments args;
+  args.SetServiceConfigJSON(DefaultServiceConfig());
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
   if (!options.lb_policy.empty()) {

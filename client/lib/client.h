@@ -29,7 +29,15 @@ struct ConnectionOptions {
   bool own_subchannels = false;  // do not share the connection with others
 };
 
-// Builds a channel for `options`; never fails (errors surface on first call).
+// The service config the project recommends (client/service_config.json):
+// round_robin over every address of the target, and calls retried on
+// UNAVAILABLE (every RPC is pure, so a retry is safe). Requests above gRPC's
+// retry buffer (256 KiB per call by default) are not retried once sent.
+const char* DefaultServiceConfig();
+
+// Builds a channel for `options` with DefaultServiceConfig() (the target's
+// own config, if its resolver returns one, wins; lb_policy overrides the
+// policy); never fails (errors surface on first call).
 std::shared_ptr<grpc::Channel> MakeChannel(const ConnectionOptions& options);
 
 // Thread-safe; each call gets a fresh context with the deadline and token.

@@ -56,6 +56,20 @@ absl::Status EvaluateBackward(const activation::v1::BackwardRequest& request,
                               const ServiceOptions& options,
                               const ComputeContext& compute,
                               CallTiming* timing = nullptr);
+// Validation alone, before any cost is estimated: every tensor of the request
+// has data that agrees with its shape and dtype and is within max_elements
+// (the errors EvaluateForward / EvaluateBackward would give). `elements` gets
+// the input's element count.
+absl::Status ValidateRequest(const activation::v1::ForwardRequest& request,
+                             const ServiceOptions& options, int64_t* elements);
+absl::Status ValidateRequest(const activation::v1::BackwardRequest& request,
+                             const ServiceOptions& options, int64_t* elements);
+// A batch is valid as a whole (its items fail one by one); `elements` gets the
+// sum over the items whose tensors are valid.
+absl::Status ValidateRequest(
+    const activation::v1::BatchEvaluateRequest& request,
+    const ServiceOptions& options, int64_t* elements);
+
 // Every item, concurrently, each with its own code and message, results in
 // request order; RESOURCE_EXHAUSTED for the whole call only when it has more
 // than max_batch_items items, and the stop check's status when the call was

@@ -30,8 +30,9 @@ HELP_HINT = "Run with --help for more information."
 
 class ConfigTest(h.ActdTestCase):
 
-    def info(self, server):
-        return server.stub().GetServerInfo(h.pb.GetServerInfoRequest(), timeout=5)
+    def info(self, server=None, stub=None):
+        stub = stub or server.stub()
+        return stub.GetServerInfo(h.pb.GetServerInfoRequest(), timeout=5)
 
     def test_host_ports_from_env(self):
         port, metrics_port = h.free_ports(2)
@@ -186,6 +187,23 @@ class ConfigTest(h.ActdTestCase):
                 self.assertEqual(rc, 2, (out, err))
                 self.assertLess(seconds, 3)
                 self.assertIn(str(port), out + err)
+
+    def test_second_server_on_a_port_in_use_exits_2(self):
+        # gRPC sets SO_REUSEPORT unless told not to; a second actd on the port
+        # of a running one must fail, not share the traffic.
+        first = self.start()
+        rc, out, err, seconds = self.run_actd(
+            ["--host", "127.0.0.1", "--port", first.port, "--metrics_port", 0])
+        self.assertEqual(rc, 2, (out, err))
+        self.assertLess(seconds, 3)
+        self.assertIn("cannot listen on 127.0.0.1:%d: address already in use"
+                      % first.port, out + err)
+        # Every call still reaches the first server, the only one.
+        stub = first.stub()
+        for _ in range(6):
+            self.assertEqual(self.info(stub=stub).compute_threads,
+                             self.info(first).compute_threads)
+        self.assertEqual(first.proc.poll(), None)
 
     def test_help(self):
         rc, out, err, seconds = self.run_actd(["--help"])
