@@ -1,18 +1,12 @@
 // BuildServer, Serve and Drain (server.h).
 #include "server/server.h"
 
-#include <netdb.h>
 #include <pthread.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <thread>
 
-#include "absl/strings/ascii.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 
@@ -30,33 +24,6 @@ sigset_t StopSignals() {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   return signals;
-}
-
-// Why `host`:`port` cannot be listened on: gRPC only logs it, so bind a socket
-// the way gRPC does (SO_REUSEADDR, no SO_REUSEPORT) and take its error.
-std::string BindError(const std::string& host, int port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string service = std::to_string(port);
-  if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
-      rc != 0) {
-    return gai_strerror(rc);
-  }
-  std::string error;
-  for (addrinfo* a = found; a != nullptr && error.empty(); a = a->ai_next) {
-    const int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
-    if (fd < 0) continue;
-    const int on = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0) error = strerror(errno);
-    close(fd);
-  }
-  freeaddrinfo(found);
-  absl::AsciiStrToLower(&error);
-  return error.empty() ? "see gRPC's error above" : error;
 }
 
 void ApplyTransportSettings(const ServerOptions& o,
@@ -98,8 +65,7 @@ void BlockStopSignals() {
 
 RunningServer BuildServer(
     const ServerOptions& options, const std::vector<grpc::Service*>& services,
-    const std::function<void(grpc::ServerBuilder*)>& configure,
-    std::string* error) {
+    const std::function<void(grpc::ServerBuilder*)>& configure) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -111,8 +77,6 @@ RunningServer BuildServer(
   for (grpc::Service* service : services) builder.RegisterService(service);
   running.server = builder.BuildAndStart();
   if (running.server == nullptr || running.port == 0) {
-    *error = "cannot listen on " + address + ": " +
-             BindError(options.host, options.port);
     running.server.reset();
     return running;
   }

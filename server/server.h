@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,14 +41,12 @@ struct RunningServer {
 void BlockStopSignals();
 
 // Builds and starts a server with `services` (and `configure`'s extra builder
-// settings), health checking (SERVING) and reflection. On failure, `error`
-// says why (e.g. "cannot listen on 0.0.0.0:50051: address already in use")
-// and the server is null. SO_REUSEPORT is off: a port in use is an error, not
-// a second server sharing the traffic.
+// settings), health checking (SERVING) and reflection; a null server when it
+// cannot listen (gRPC has logged why). SO_REUSEPORT is off: a port in use is
+// an error, not a second server sharing the traffic.
 RunningServer BuildServer(
     const ServerOptions& options, const std::vector<grpc::Service*>& services,
-    const std::function<void(grpc::ServerBuilder*)>& configure,
-    std::string* error);
+    const std::function<void(grpc::ServerBuilder*)>& configure);
 
 // Waits for SIGINT or SIGTERM (blocked by BlockStopSignals); returns it.
 int Serve();

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "activation/v1/activation.grpc.pb.h"
+#include "server/service/access_log.h"
 #include "server/service/metrics.h"
 #include "server/service/wire.h"
 #include "spdlog/spdlog.h"
@@ -335,14 +336,16 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
                                call.bytes_in, bytes_out);
     }
     const uint64_t id = ++request_counter_;
-    const auto level =
-        options_.access_log ? spdlog::level::info : spdlog::level::debug;
-    spdlog::log(level,
-                "request id={} peer={} method={} activation={} dtype={} "
-                "elements={} code={} latency_us={}",
-                id, call.context->peer(), call.method, facts.activation,
-                facts.dtype, facts.elements, code,
-                static_cast<int64_t>(seconds * 1e6));
+    const std::string peer = call.context->peer();
+    LogAccess({.request_id = id,
+               .method = call.method,
+               .activation = facts.activation,
+               .dtype = facts.dtype,
+               .elements = facts.elements,
+               .code = code,
+               .duration_us = static_cast<int64_t>(seconds * 1e6),
+               .peer = peer},
+              options_.access_log);
     if (!status.ok() && status.code() != absl::StatusCode::kInvalidArgument &&
         status.code() != absl::StatusCode::kNotFound) {
       spdlog::warn("request id={} {} failed: {}", id, call.method,
