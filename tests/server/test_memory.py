@@ -2,7 +2,7 @@
 /proc/<pid>/status) may rise by at most input + output + a constant.
 
 The server never copies tensor data itself, and its gRPC serialization traits
-(proto/serialization_traits.h) hand response tensors to gRPC without a copy
+(server/service/wire.h) hand response tensors to gRPC without a copy
 and free each received slice as soon as the request parser has moved past it.
 This test keeps it that way.
 
