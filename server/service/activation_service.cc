@@ -31,11 +31,6 @@ using Clock = std::chrono::steady_clock;
 template <class Request>
 using Received = wire::Received<Request>;
 
-// Conservative floor of the service's throughput, for refusing a call whose
-// deadline cannot be met: the slowest kernel (Dice, float64, one thread) runs
-// at well over this.
-constexpr double kMinElementsPerSecond = 20e6;
-
 // Calls of at most this many elements compute on the handler's thread: they
 // take microseconds, less than a handoff to another thread.
 constexpr int64_t kInlineElements = int64_t{64} << 10;
@@ -212,8 +207,8 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
   }
 
   // Whether the deadline can be met at all, for a call of `elements`.
-  static absl::Status CheckDeadline(grpc::CallbackServerContext* context,
-                                    int64_t elements) {
+  absl::Status CheckDeadline(grpc::CallbackServerContext* context,
+                             int64_t elements) const {
     if (context->IsCancelled())
       return absl::CancelledError("the client cancelled the call");
     const auto deadline = context->deadline();
@@ -222,7 +217,8 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
     const double left = std::chrono::duration<double>(
                             deadline - std::chrono::system_clock::now())
                             .count();
-    const double needed = static_cast<double>(elements) / kMinElementsPerSecond;
+    const double needed =
+        static_cast<double>(elements) / options_.min_elements_per_second;
     if (left >= needed) return absl::OkStatus();
     return absl::DeadlineExceededError(absl::StrCat(
         "deadline: ", static_cast<int64_t>(left * 1e3),

@@ -22,6 +22,10 @@ struct ServiceOptions {
   int max_batch_items = 1024;                // per BatchEvaluate
   int64_t max_message_bytes = int64_t{256} << 20;
   int max_inflight = 0;  // 0 = unlimited
+  // Conservative floor of the service's throughput, for refusing a call whose
+  // deadline cannot be met: the slowest kernel (Dice, float64, one thread)
+  // runs at well over this.
+  double min_elements_per_second = 20e6;
   int compute_threads = 1;
   std::string version;
   std::string isa;

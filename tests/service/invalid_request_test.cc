@@ -424,25 +424,27 @@ TEST_F(InvalidRequest, MaxoutBiasWithoutWeight) {
 }
 
 // A deadline too short for the request's size is refused up front, before
-// any computation: 16 Mi elements need at least 839 ms at the service's floor
-// of 20 M elements/s; 800 ms leave time for the 64 MiB to arrive.
+// any computation. With a floor of 1 M elements/s, 1 Mi elements need at
+// least 1049 ms; a 1 s deadline leaves time for the 4 MiB to arrive.
 TEST(Deadline, TooShortForTheSizeIsDeadlineExceeded) {
-  InProcessServer server({}, 128 << 20);
+  ServiceOptions options;
+  options.min_elements_per_second = 1e6;
+  InProcessServer server(options, 16 << 20);
   pb::ForwardRequest request;
   request.mutable_activation()->set_name("gelu");
-  const int64_t n = int64_t{16} << 20;
+  const int64_t n = int64_t{1} << 20;
   pb::Tensor* input = request.mutable_input();
   input->set_dtype(kF32);
   input->add_shape(n);
   input->mutable_raw_data()->resize(n * sizeof(float));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(800));
+                       std::chrono::milliseconds(1000));
   pb::ForwardResponse response;
   const grpc::Status status =
       server.stub().Forward(&context, request, &response);
   ExpectError(status, StatusCode::DEADLINE_EXCEEDED,
-              {"deadline", "16777216 elements"});
+              {"deadline", "1048576 elements"});
   const auto& trailers = context.GetServerTrailingMetadata();
   auto compute = trailers.find("actd-compute-us");
   ASSERT_NE(compute, trailers.end());
