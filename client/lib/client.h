@@ -27,14 +27,19 @@ struct ConnectionOptions {
   std::string tls_key;
   std::string token;      // sent as `authorization: Bearer <token>`
   std::string lb_policy;  // overrides the service config's policy if set
-  // Service config JSON; by default client/service_config.json (round_robin,
-  // retries of UNAVAILABLE). "" = none (gRPC's pick_first, no retries).
+  // Service config JSON; by default client/service_config.json (round_robin
+  // over every address of the target, client-side health checking, calls
+  // retried on UNAVAILABLE: every RPC is pure, so a retry is safe; requests
+  // above gRPC's retry buffer, 256 KiB per call by default, are not retried
+  // once sent). "" = none (gRPC's pick_first, no retries).
   std::string service_config = kDefaultServiceConfig;
   double timeout_seconds = 30;   // per-call deadline; <= 0 means none
   bool own_subchannels = false;  // do not share the connection with others
 };
 
-// Builds a channel for `options`; never fails (errors surface on first call).
+// Builds a channel for `options` (the target's own service config, if its
+// resolver returns one, wins over options.service_config; lb_policy overrides
+// the policy); never fails (errors surface on first call).
 std::shared_ptr<grpc::Channel> MakeChannel(const ConnectionOptions& options);
 
 // Thread-safe; each call gets a fresh context with the deadline and token.
