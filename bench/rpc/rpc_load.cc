@@ -12,7 +12,8 @@
 // One thread drives one completion queue; all calls share one channel.
 //
 // Output: one line of key=value pairs (latencies in microseconds, of the
-// calls that ended OK), then one "code NAME COUNT" line per status code seen.
+// calls that ended OK), then one "code NAME COUNT P50_US P99_US" line per
+// status code seen (an overloaded server's refusals should be fast).
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/byte_buffer.h>
@@ -59,7 +60,7 @@ struct Call {
 
 struct Tally {
   std::vector<int64_t> ok_nanos;
-  std::map<int, int64_t> codes;
+  std::map<int, std::vector<int64_t>> codes;  // latencies by status code
   std::string first_error;
   int64_t bytes_out = 0;
   int64_t bytes_in = 0;
@@ -144,9 +145,10 @@ void LoadGenerator::Complete(Call* call, Clock::time_point now) {
   // running at its end are awaited, so slow answers are not dropped.
   if (call->counted && call->start < measure_until_) {
     const int code = call->status.error_code();
-    ++tally_.codes[code];
+    const int64_t nanos = (now - call->start).count();
+    tally_.codes[code].push_back(nanos);
     if (code == grpc::StatusCode::OK) {
-      tally_.ok_nanos.push_back((now - call->start).count());
+      tally_.ok_nanos.push_back(nanos);
       tally_.bytes_out += request_size_;
       tally_.bytes_in += static_cast<int64_t>(call->response.Length());
     } else if (tally_.first_error.empty()) {
@@ -219,7 +221,7 @@ double Percentile(const std::vector<int64_t>& sorted, double q) {
 void Print(const Options& options, Tally tally) {
   std::sort(tally.ok_nanos.begin(), tally.ok_nanos.end());
   int64_t calls = 0;
-  for (const auto& [code, count] : tally.codes) calls += count;
+  for (const auto& [code, nanos] : tally.codes) calls += nanos.size();
   const double ok = static_cast<double>(tally.ok_nanos.size());
   std::printf(
       "calls=%lld ok=%lld errors=%lld rps=%.1f ok_rps=%.1f p50_us=%.1f "
@@ -232,9 +234,10 @@ void Print(const Options& options, Tally tally) {
       tally.ok_nanos.empty() ? 0.0 : tally.ok_nanos.back() / 1e3,
       tally.bytes_out / options.seconds / 1e6,
       tally.bytes_in / options.seconds / 1e6);
-  for (const auto& [code, count] : tally.codes) {
-    std::printf("code %s %lld\n", CodeName(code),
-                static_cast<long long>(count));
+  for (auto& [code, nanos] : tally.codes) {
+    std::sort(nanos.begin(), nanos.end());
+    std::printf("code %s %zu %.1f %.1f\n", CodeName(code), nanos.size(),
+                Percentile(nanos, 0.50), Percentile(nanos, 0.99));
   }
   if (!tally.first_error.empty()) {
     std::printf("first_error %s\n", tally.first_error.c_str());
