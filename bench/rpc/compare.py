@@ -102,10 +102,16 @@ class Servers:
     def __init__(self, bin_dir, isa, workdir):
         self.actd_port = free_port()
         self.actd_log = os.path.join(workdir, "actd.log")
+        actd = os.path.join(bin_dir, "actd")
+        command = [actd, "--host", "127.0.0.1", "--port", str(self.actd_port),
+                   "--metrics_port", "0", "--isa", isa]
+        # Other listeners off, where this actd has them.
+        usage = subprocess.run([actd, "--help"], capture_output=True,
+                               text=True).stdout
+        if re.search(r"--http[-_]port", usage):
+            command += ["--http_port", "0"]
         self.actd = subprocess.Popen(
-            [os.path.join(bin_dir, "actd"), "--host", "127.0.0.1",
-             "--port", str(self.actd_port), "--metrics_port", "0",
-             "--isa", isa],
+            command,
             stdout=open(self.actd_log, "wb"), stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env={k: v for k, v in os.environ.items() if not k.startswith("ACTD_")})
