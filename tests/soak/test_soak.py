@@ -126,6 +126,10 @@ class Traffic:
             self.kinds["model_infer"] = (8, self.model_infer, {OK})
             self.kinds["model_infer_unknown"] = (
                 2, self.model_infer_unknown, {grpc.StatusCode.NOT_FOUND})
+            self.kinds["model_infer_cancelled"] = (
+                2, self.model_infer_cancelled, {CANCELLED, OK})
+            self.kinds["model_infer_deadline"] = (
+                2, self.model_infer_deadline, {grpc.StatusCode.DEADLINE_EXCEEDED})
 
     def setup(self):
         listed = self.stub.ListActivations(self.pb.ListActivationsRequest())
@@ -231,6 +235,21 @@ class Traffic:
 
     def model_infer_unknown(self, rng):
         self.infer(model_infer_request("nope", self.sample(rng, np.float32)))
+        return OK
+
+    def model_infer_cancelled(self, rng):
+        future = self.infer.future(model_infer_request("gelu", np.ones(MiB, np.float32)))
+        time.sleep(rng.random() * 0.004)
+        future.cancel()
+        try:
+            future.result()
+        except grpc.FutureCancelledError:
+            return CANCELLED
+        return OK
+
+    def model_infer_deadline(self, rng):
+        self.infer(model_infer_request("relu", np.ones(MiB, np.float32)),
+                   timeout=0.001)
         return OK
 
     # --- calls refused on purpose ---
@@ -380,7 +399,9 @@ class SoakTest(harness.ActdTestCase):
             time.sleep(1.0)
             now = time.monotonic() - start
             samples.append((now,) + proc_figures(server.pid))
-            if now >= next_quiet and now < DURATION - every / 2:
+            # The first reading right after the warm-up; later ones only
+            # when not about to be followed by the final one.
+            if now >= next_quiet and (not quiet or now < DURATION - every / 2):
                 soak.quiet()
                 traffic.settle()
                 time.sleep(1.0)
