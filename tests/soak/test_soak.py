@@ -6,7 +6,8 @@ GetServerInfo, the health Check, invalid requests (unknown activation, shape
 and data that disagree, bad parameters, tensors over --max_elements, messages
 over --max_message_bytes), calls the client cancels, and calls whose deadline
 cannot be met. When the server speaks the Open Inference Protocol, ModelInfer
-joins the mix. Every call must end with the one code its kind deliberately
+joins the mix over gRPC (valid, unknown model, cancelled, deadline) and over
+HTTP/JSON (health, metadata, infer, unknown model, malformed JSON). Every call must end with the one code its kind deliberately
 gets. After a warm-up the server's resident memory may grow by less than
 16 MiB, and its threads and open files stay flat (read from /proc/<pid>,
 each time with the workers paused, no call in flight, and after two large
@@ -26,11 +27,16 @@ resident size is what the server holds. --as_shipped runs without it.
 CTest runs 120 s; docs/PERFORMANCE.md gives a 30-minute run.
 """
 
+import json
 import os
 import random
+import re
+import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "server"))
@@ -90,8 +96,9 @@ def model_infer_request(model, x):
 class Traffic:
     """The call kinds. Each returns (kind, code); a wrong value raises."""
 
-    def __init__(self, server, speaks_oip):
+    def __init__(self, server, speaks_oip, http_port=None):
         self.pb = harness.pb
+        self.http = "http://127.0.0.1:%d" % http_port if http_port else None
         self.stub = server.stub(harness.BIG_CHANNEL)
         self.channel = server.channel(harness.BIG_CHANNEL)
         self.health = harness.health_pb2_grpc.HealthStub(self.channel)
@@ -130,6 +137,13 @@ class Traffic:
                 2, self.model_infer_cancelled, {CANCELLED, OK})
             self.kinds["model_infer_deadline"] = (
                 2, self.model_infer_deadline, {grpc.StatusCode.DEADLINE_EXCEEDED})
+        if self.http:
+            # HTTP answers: the status code stands in for the gRPC code.
+            self.kinds["http_live"] = (2, self.http_live, {200})
+            self.kinds["http_metadata"] = (2, self.http_metadata, {200})
+            self.kinds["http_infer"] = (6, self.http_infer, {200})
+            self.kinds["http_unknown_model"] = (2, self.http_unknown_model, {404})
+            self.kinds["http_bad_json"] = (2, self.http_bad_json, {400})
 
     def setup(self):
         listed = self.stub.ListActivations(self.pb.ListActivationsRequest())
@@ -252,6 +266,49 @@ class Traffic:
                    timeout=0.001)
         return OK
 
+    def http_call(self, path, body=None):
+        """(HTTP status, parsed JSON body) of a GET, or a POST of `body`."""
+        request = urllib.request.Request(self.http + path, data=body)
+        if body is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as e:
+            reply = json.loads(e.read() or b"null")
+            if not isinstance(reply, dict) or "error" not in reply:
+                raise AssertionError("HTTP %d without an error message" % e.code)
+            return e.code, reply
+
+    def http_live(self, rng):
+        return self.http_call("/v2/health/live")[0]
+
+    def http_metadata(self, rng):
+        status, reply = self.http_call("/v2/models/relu")
+        if status == 200 and reply.get("name") != "relu":
+            raise AssertionError("HTTP metadata of relu: %r" % reply)
+        return status
+
+    def http_infer(self, rng):
+        x = self.sample(rng, np.float32, rng.choice([1, 7, 256, 4096]))
+        body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [x.size],
+                            "data": [float(v) for v in x]}]}
+        status, reply = self.http_call("/v2/models/relu/infer",
+                                       json.dumps(body).encode())
+        if status == 200:
+            y = np.array(reply["outputs"][0]["data"], np.float32)
+            if not np.array_equal(y, np.maximum(x, 0)):
+                raise AssertionError("HTTP infer relu: wrong values")
+        return status
+
+    def http_unknown_model(self, rng):
+        body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [1],
+                            "data": [1.0]}]}
+        return self.http_call("/v2/models/nope/infer", json.dumps(body).encode())[0]
+
+    def http_bad_json(self, rng):
+        return self.http_call("/v2/models/relu/infer", b'{"inputs": [')[0]
+
     # --- calls refused on purpose ---
     def unknown_activation(self, rng):
         self.stub.Forward(harness.forward_request("no_such_" + str(rng.random()),
@@ -336,6 +393,8 @@ class Worker(threading.Thread):
             code, detail = e.code(), e.details()
         except AssertionError as e:
             code, detail = "WRONG_VALUE", str(e)
+        except OSError as e:  # HTTP: refused or dropped connection
+            code, detail = "CONNECTION_ERROR", str(e)
         self.soak.record(kind, code, code in allowed, detail)
 
 
@@ -353,7 +412,7 @@ class Soak:
             self.active += delta
 
     def record(self, kind, code, allowed, detail):
-        name = code if isinstance(code, str) else code.name
+        name = code.name if hasattr(code, "name") else str(code)
         with self.lock:
             self.counts[kind, name] = self.counts.get((kind, name), 0) + 1
             if not allowed:
@@ -373,15 +432,21 @@ class SoakTest(harness.ActdTestCase):
     def test_mixed_traffic(self):
         env = harness.clean_env() if AS_SHIPPED else harness.clean_env(
             GLIBC_TUNABLES=FIXED_MMAP_THRESHOLD)
-        server = self.start("--max_message_bytes", MAX_MESSAGE,
-                            "--max_elements", MAX_ELEMENTS, env=env)
+        flags = ["--max_message_bytes", MAX_MESSAGE, "--max_elements", MAX_ELEMENTS]
+        usage = subprocess.run([harness.ACTD, "--help"], capture_output=True,
+                               text=True).stdout
+        http_port = None
+        if re.search(r"--http[-_]port", usage):
+            http_port = harness.free_ports(1)[0]
+            flags += ["--http_port", http_port]
+        server = self.start(*flags, env=env)
         probe = server.channel().unary_unary(MODEL_INFER)
         try:
             probe(model_infer_request("relu", np.ones(1, np.float32)), timeout=5)
             speaks_oip = True
         except grpc.RpcError as e:
             speaks_oip = e.code() != grpc.StatusCode.UNIMPLEMENTED
-        traffic = Traffic(server, speaks_oip)
+        traffic = Traffic(server, speaks_oip, http_port)
         traffic.setup()
         soak = Soak()
         workers = [Worker(traffic, seed, soak) for seed in range(WORKERS)]
@@ -419,9 +484,9 @@ class SoakTest(harness.ActdTestCase):
         calls = sum(soak.counts.values())
         after = [s for s in samples if s[0] >= warmup]
         print("\nsoak: %.0f s (warm-up %.0f s), %d calls (%.0f/s), %d workers, "
-              "ModelInfer %s, malloc %s" % (
+              "ModelInfer %s, HTTP %s, malloc %s" % (
                   DURATION, warmup, calls, calls / DURATION, WORKERS,
-                  "on" if speaks_oip else "off",
+                  "on" if speaks_oip else "off", "on" if http_port else "off",
                   "as shipped" if AS_SHIPPED else FIXED_MMAP_THRESHOLD))
         print("  kind / code: " + ", ".join(
             "%s %s %d" % (k, c, n) for (k, c), n in sorted(soak.counts.items())))
