@@ -96,8 +96,10 @@ class OverloadTest(harness.ActdTestCase):
             hwm_before = vm_hwm(server.pid)
             overload, codes = load(server.port, path, "--rate", rate)
             hwm_growth = vm_hwm(server.pid) - hwm_before
-            self.assertEqual(sorted(codes), ["OK", "RESOURCE_EXHAUSTED"],
-                             "only admitted and refused calls: %r" % codes)
+            self.assertLessEqual(set(codes), {"OK", "RESOURCE_EXHAUSTED"},
+                                 "only admitted and refused calls: %r" % codes)
+            self.assertIn("RESOURCE_EXHAUSTED", codes,
+                          "nothing refused at 3x the sustained rate: %r" % codes)
             rounds.append(dict(
                 unloaded_p50=unloaded["p50_us"], unloaded_p99=unloaded["p99_us"],
                 sustained_rps=sustained["rps"], offered_rps=rate,
@@ -114,8 +116,10 @@ class OverloadTest(harness.ActdTestCase):
             print("  %-16s %10.2f" % (k, v))
         sys.stdout.flush()
 
-        # The excess is refused, not queued.
-        self.assertGreater(med["shed_fraction"], 0.4)
+        # The excess is refused. (R comes from a closed loop, which leaves the
+        # server idle between calls, so it can admit up to ~2.5R: at least a
+        # sixth of 3R is excess.)
+        self.assertGreater(med["shed_fraction"], 1 / 6)
         # Refusals come back faster than a computed call does.
         self.assertLess(med["shed_p50"], med["unloaded_p50"])
         # The server keeps computing at close to the sustained rate...
