@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/half_ops.h"
 #include "server/core/kernel_table.h"
 #include "server/core/rows.h"
 #include "server/core/validation.h"
@@ -17,19 +18,17 @@ namespace {
 constexpr double kSeluLambda = 1.0507009873554804934193349852946;
 constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
 
-// Calls f(float{}) or f(double{}) for the dtype.
+// Calls f(T{}) for the dtype's element type (16-bit ones too: half_ops.h).
 template <typename F>
 void WithType(DType dtype, F&& f) {
-  if (dtype == DType::kFloat32) {
-    f(float{});
-  } else {
-    f(double{});
-  }
+  WithAnyType(dtype, std::forward<F>(f));
 }
 
+// A parameter gradient for inputs of type T (float32 for 16-bit inputs).
 template <typename T>
 void WriteScalar(OutputSink& sink, const char* name, DType dtype, double v) {
-  *sink.Allocate(name, dtype, {}).as<T>() = static_cast<T>(v);
+  *sink.Allocate(name, GradDType(dtype), {}).as<GradOf<T>>() =
+      static_cast<GradOf<T>>(v);
 }
 
 // Elements per chunk: 32 Ki elements (128 KiB of float32 in and as much out)
@@ -65,7 +64,7 @@ class Elementwise final : public Activation {
     absl::Status status;
     WithType(call.input.dtype, [&](auto tag) {
       using T = decltype(tag);
-      const auto forward = Kernels().ops<T>(id).forward;
+      const auto forward = OpsOf<T>(id).forward;
       const T* x = call.input.as<T>();
       status = call.compute->ParallelFor(
           call.input.size(), kGrain, [&](int64_t, int64_t begin, int64_t end) {
@@ -91,7 +90,7 @@ class Elementwise final : public Activation {
     absl::Status status;
     WithType(dtype, [&](auto tag) {
       using T = decltype(tag);
-      const ElementwiseOps<T>& ops = Kernels().ops<T>(id);
+      const ElementwiseOps<T>& ops = OpsOf<T>(id);
       const bool from_output = call.output != nullptr &&
                                ops.backward_from_output != nullptr &&
                                (choice_.from_output_valid == nullptr ||
@@ -203,7 +202,7 @@ class Prelu final : public Activation {
     absl::Status status;
     WithType(call.input.dtype, [&](auto tag) {
       using T = decltype(tag);
-      const auto forward = Kernels().ops<T>(KernelId::kLeaky).forward;
+      const auto forward = OpsOf<T>(KernelId::kLeaky).forward;
       const T* x = call.input.as<T>();
       const T* alpha = runs.alpha ? runs.alpha->as<T>() : nullptr;
       status = call.compute->ParallelFor(
@@ -224,15 +223,15 @@ class Prelu final : public Activation {
     const DType dtype = call.input.dtype;
     const TensorView dx = sink.Allocate("grad_input", dtype, call.input.shape);
     const Runs runs = RunsOf(call);
-    const TensorView grad =
-        sink.Allocate("alpha", dtype, runs.alpha ? runs.alpha->shape : Shape{});
+    const TensorView grad = sink.Allocate(
+        "alpha", GradDType(dtype), runs.alpha ? runs.alpha->shape : Shape{});
     // Each run's sum of dy·x over x <= 0, then per slope in run order: the
     // same bits for any thread count.
     std::vector<double> partial(runs.count, 0.0);
     absl::Status status;
     WithType(dtype, [&](auto tag) {
       using T = decltype(tag);
-      const auto backward = Kernels().ops<T>(KernelId::kLeaky).backward;
+      const auto backward = OpsOf<T>(KernelId::kLeaky).backward;
       const T* x = call.input.as<T>();
       const T* dy = call.grad_output ? call.grad_output->as<T>() : nullptr;
       const T* alpha = runs.alpha ? runs.alpha->as<T>() : nullptr;
@@ -251,7 +250,7 @@ class Prelu final : public Activation {
         sums[runs.channels > 1 ? r % runs.channels : 0] += partial[r];
       }
       for (size_t c = 0; c < sums.size(); ++c) {
-        grad.as<T>()[c] = static_cast<T>(sums[c]);
+        grad.as<GradOf<T>>()[c] = static_cast<GradOf<T>>(sums[c]);
       }
     });
     return status;
@@ -290,7 +289,8 @@ class Prelu final : public Activation {
   template <typename T>
   static double Slope(const T* alpha, const Runs& runs, int64_t run) {
     if (alpha == nullptr) return 0.25;
-    return alpha[runs.channels > 1 ? run % runs.channels : 0];
+    return static_cast<double>(
+        alpha[runs.channels > 1 ? run % runs.channels : 0]);
   }
 
   ActivationInfo info_;

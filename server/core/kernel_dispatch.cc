@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/core/half.h"
 #include "server/core/kernel_table.h"
 
 namespace actd {
@@ -83,12 +84,12 @@ std::vector<std::string> SupportedIsas() {
 absl::Status SelectIsa(absl::string_view isa) {
   if (isa == "auto") {
     Active() = Widest();
-    return absl::OkStatus();
+    return SelectConversions("auto");  // 16-bit conversions follow (half.h)
   }
   for (const Candidate& c : kCandidates) {
     if (c.name == isa && c.supported()) {
       Active() = &c.table();
-      return absl::OkStatus();
+      return SelectConversions(isa);
     }
   }
   return absl::InvalidArgumentError(absl::StrCat(

@@ -3,6 +3,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/core/half_ops.h"
 #include "server/core/rows.h"
 #include "server/core/validation.h"
 
@@ -97,6 +98,11 @@ absl::Status RunForward(const ActivationRequest& request, OutputSink& sink) {
   if (!call.ok()) return call.status();
   // Nothing is allocated for a call that is no longer wanted.
   if (absl::Status s = call->compute->CheckStop(); !s.ok()) return s;
+  // 16-bit calls: element-wise rows run them natively (half_ops.h), the
+  // others through float32 copies.
+  if (Is16Bit(call->input.dtype) && !activation->info().elementwise) {
+    return ForwardWidened(*activation, *call, sink);
+  }
   return activation->Forward(*call, sink);
 }
 
@@ -119,6 +125,9 @@ absl::Status RunBackward(const ActivationRequest& request, OutputSink& sink) {
     call->output = request.output;
   }
   if (absl::Status s = call->compute->CheckStop(); !s.ok()) return s;
+  if (Is16Bit(call->input.dtype) && !activation->info().elementwise) {
+    return BackwardWidened(*activation, *call, sink);
+  }
   return activation->Backward(*call, sink);
 }
 
