@@ -13,31 +13,22 @@ namespace {
 
 constexpr int kKernels = static_cast<int>(KernelId::kCount);
 
-// Whether any float32 result of a block is one whose rounding to H the
-// float32 kernel cannot be trusted with (see Refine): within 2 float32 ulps of
-// a rounding boundary of H (a midpoint between two neighbours), or, for
-// float16, a nonzero value below float16's smallest normal, where float16's
-// absolute resolution (2^-24) is finer than a float32 kernel's absolute error
-// next to a root or a cancellation. Branch-free, so that it vectorizes.
 template <typename H>
-bool Suspect(uint32_t u) {
-  const uint32_t a = u & 0x7FFFFFFFu;
+uint32_t Suspect(uint32_t u) {
   if constexpr (std::is_same_v<H, BFloat16>) {
-    return ((u & 0xFFFFu) - 0x7FFEu) <= 4u && a < 0x7F800000u;
+    return half_bits::SuspectBf16(u);
   } else {
-    return (a < 0x38800000u && a != 0) |
-           ((((u & 0x1FFFu) - 0x0FFEu) <= 4u) & (a < 0x7F800000u));
+    return half_bits::SuspectF16(u);
   }
 }
 template <typename H>
 bool AnySuspect(const float* y, int64_t n) {
-  bool any = false;
-  for (int64_t i = 0; i < n; ++i) {
-    uint32_t u;
-    std::memcpy(&u, y + i, 4);
-    any |= Suspect<H>(u);
+  const HalfConversions& c = Conversions();
+  if constexpr (std::is_same_v<H, BFloat16>) {
+    return c.any_suspect_bf16(y, n);
+  } else {
+    return c.any_suspect_f16(y, n);
   }
-  return any;
 }
 
 // A float64 value rounded once to H: to float32 by rounding to odd (truncate,
@@ -58,7 +49,8 @@ uint16_t NarrowDouble(double d) {
   return H(f).bits;
 }
 
-// Recomputes the suspect results of a block with the float64 kernel and
+// Recomputes the suspect results of a block (half_bits::SuspectBf16 /
+// SuspectF16) with the float64 kernel and
 // rounds those once from float64: the float32 kernels are accurate to a few
 // float32 ulps, so every other result is already correctly rounded to H, and
 // these few (ties from short constants, such as 2.5·x on an exact tie, and
@@ -89,6 +81,12 @@ void Refine(const float* x, const float* dy, const float* y, H* out, int64_t n,
   if (k > 0) flush();
 }
 
+// Kernels whose results are inputs (or zeros) unchanged, already exact in H:
+// nothing to refine.
+template <int kId>
+constexpr bool kExact = kId == static_cast<int>(KernelId::kIdentity) ||
+                        kId == static_cast<int>(KernelId::kRelu);
+
 template <typename H, int kId>
 void Forward(const KernelArgs& a, const H* x, H* y, int64_t n) {
   const KernelTable& table = Kernels();
@@ -105,7 +103,7 @@ void Forward(const KernelArgs& a, const H* x, H* y, int64_t n) {
     Widen(x + i, xb, m);
     forward(args, xb, yb, m);
     Narrow(yb, y + i, m);
-    Refine(xb, nullptr, yb, y + i, m, eval64);
+    if constexpr (!kExact<kId>) Refine(xb, nullptr, yb, y + i, m, eval64);
   }
 }
 
@@ -131,7 +129,8 @@ double Backward(const KernelArgs& args, const H* a, const H* dy, H* dx,
     if (dy != nullptr) Widen(dy + i, dyb, m);
     total += backward(plain, ab, dy != nullptr ? dyb : nullptr, dxb, m, sum);
     Narrow(dxb, dx + i, m);
-    Refine(ab, dy != nullptr ? dyb : nullptr, dxb, dx + i, m, eval64);
+    if constexpr (!kExact<kId>)
+      Refine(ab, dy != nullptr ? dyb : nullptr, dxb, dx + i, m, eval64);
   }
   return total;
 }
