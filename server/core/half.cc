@@ -40,21 +40,6 @@ void NarrowF16Portable(const float* from, uint16_t* to, int64_t n) {
   for (int64_t i = 0; i < n; ++i) to[i] = FloatToF16(from[i]);
 }
 
-// The body of an any_suspect function: an OR over the block, which the
-// compiler vectorizes for the function's target.
-#define ACTD_ANY_SUSPECT(name, attrs, test)    \
-  attrs bool name(const float* y, int64_t n) { \
-    uint32_t any = 0;                          \
-    for (int64_t i = 0; i < n; ++i) {          \
-      uint32_t u;                              \
-      std::memcpy(&u, y + i, 4);               \
-      any |= half_bits::test(u);               \
-    }                                          \
-    return any != 0;                           \
-  }
-ACTD_ANY_SUSPECT(AnySuspectBf16Portable, , SuspectBf16)
-ACTD_ANY_SUSPECT(AnySuspectF16Portable, , SuspectF16)
-
 #ifdef ACTD_HALF_X86
 
 // ---- AVX2 + F16C: 8 lanes. ----
@@ -122,13 +107,8 @@ ACTD_AVX2 void NarrowF16Avx2(const float* from, uint16_t* to, int64_t n) {
   NarrowF16Portable(from + i, to + i, n - i);
 }
 
-ACTD_ANY_SUSPECT(AnySuspectBf16Avx2, ACTD_AVX2, SuspectBf16)
-ACTD_ANY_SUSPECT(AnySuspectF16Avx2, ACTD_AVX2, SuspectF16)
-
 // ---- AVX-512: 16 lanes. ----
 #define ACTD_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,f16c")))
-ACTD_ANY_SUSPECT(AnySuspectBf16Avx512, ACTD_AVX512, SuspectBf16)
-ACTD_ANY_SUSPECT(AnySuspectF16Avx512, ACTD_AVX512, SuspectF16)
 
 ACTD_AVX512 void WidenBf16Avx512(const uint16_t* from, float* to, int64_t n) {
   int64_t i = 0;
@@ -230,18 +210,17 @@ struct Candidate {
 
 const Candidate kCandidates[] = {
     {{"baseline", WidenBf16Portable, NarrowBf16Portable, WidenF16Portable,
-      NarrowF16Portable, AnySuspectBf16Portable, AnySuspectF16Portable},
+      NarrowF16Portable},
      [] { return true; }},
 #ifdef ACTD_HALF_X86
-    {{"avx2", WidenBf16Avx2, NarrowBf16Avx2, WidenF16Avx2, NarrowF16Avx2,
-      AnySuspectBf16Avx2, AnySuspectF16Avx2},
+    {{"avx2", WidenBf16Avx2, NarrowBf16Avx2, WidenF16Avx2, NarrowF16Avx2},
      [] {
        __builtin_cpu_init();
        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
               __builtin_cpu_supports("f16c");
      }},
     {{"avx512", WidenBf16Avx512, NarrowBf16Avx512, WidenF16Avx512,
-      NarrowF16Avx512, AnySuspectBf16Avx512, AnySuspectF16Avx512},
+      NarrowF16Avx512},
      [] {
        __builtin_cpu_init();
        return __builtin_cpu_supports("avx512f") &&
@@ -250,7 +229,7 @@ const Candidate kCandidates[] = {
               __builtin_cpu_supports("f16c");
      }},
     {{"avx512_bf16", WidenBf16Avx512, NarrowBf16Avx512Bf16, WidenF16Avx512,
-      NarrowF16Avx512, AnySuspectBf16Avx512, AnySuspectF16Avx512},
+      NarrowF16Avx512},
      [] {
        __builtin_cpu_init();
        return __builtin_cpu_supports("avx512f") &&

@@ -111,21 +111,26 @@ inline uint16_t FloatToF16(float f) {
 }
 
 // Whether a float32 result `u` (bits) is one whose rounding to bfloat16 /
-// float16 the core does not trust to a float32 kernel (half_ops.h recomputes
-// it in float64): within 2 float32 ulps of a rounding boundary of the type (a
-// midpoint between two neighbours), or, for float16, nonzero and below its
-// smallest normal, where float16's absolute resolution (2^-24) is finer than a
-// float32 kernel's absolute error next to a root or a cancellation. Finite
-// values only. Branch-free, so that loops over it vectorize.
+// float16 the core does not leave to a float32 kernel (half_loops.h recomputes
+// it in float64 and rounds once from there):
+// - within 2 float32 ulps of a rounding boundary of the type (a midpoint
+//   between two neighbours), where the float32 kernel's own error may decide
+//   the side: the low 16 (bfloat16) or 13 (float16) bits within 2 of the
+//   midpoint pattern;
+// - below the type's smallest normal and nonzero: float32 subnormals for
+//   bfloat16 (which vcvtneps2bf16 would flush), float16's whole subnormal
+//   range, where its absolute resolution (2^-24) is finer than a float32
+//   kernel's absolute error next to a root or a cancellation.
+// A NaN may be flagged too (its payload bits are arbitrary): recomputing it
+// gives a NaN again. Branch-free, the same few integer operations per lane on
+// every instruction set.
 inline uint32_t SuspectBf16(uint32_t u) {
-  return static_cast<uint32_t>(((u & 0xFFFFu) - 0x7FFEu) <= 4u) &
-         static_cast<uint32_t>((u & 0x7FFFFFFFu) < 0x7F800000u);
+  return static_cast<uint32_t>(((u & 0x7FFFFFFFu) - 1u) < 0x007FFFFFu) |
+         static_cast<uint32_t>(((u + 0x8002u) & 0xFFFFu) <= 4u);
 }
 inline uint32_t SuspectF16(uint32_t u) {
-  const uint32_t a = u & 0x7FFFFFFFu;
-  return static_cast<uint32_t>(a - 1u < 0x387FFFFFu) |
-         (static_cast<uint32_t>(((u & 0x1FFFu) - 0x0FFEu) <= 4u) &
-          static_cast<uint32_t>(a < 0x7F800000u));
+  return static_cast<uint32_t>(((u & 0x7FFFFFFFu) - 1u) < 0x387FFFFFu) |
+         static_cast<uint32_t>(((u + 0x1002u) & 0x1FFFu) <= 4u);
 }
 
 }  // namespace half_bits
@@ -162,9 +167,6 @@ struct HalfConversions {
   void (*narrow_bf16)(const float* from, uint16_t* to, int64_t n);
   void (*widen_f16)(const uint16_t* from, float* to, int64_t n);
   void (*narrow_f16)(const float* from, uint16_t* to, int64_t n);
-  // Whether any of n float32 results is suspect (SuspectBf16 / SuspectF16).
-  bool (*any_suspect_bf16)(const float* y, int64_t n);
-  bool (*any_suspect_f16)(const float* y, int64_t n);
 };
 
 // The conversions in use. Thread-safe.

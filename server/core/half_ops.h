@@ -1,20 +1,9 @@
-// The 16-bit element-wise kernels: ElementwiseOps<BFloat16> and
-// ElementwiseOps<Float16> for every kernel of the table, built on its float32
-// ops.
-//
-// Each call works through its elements in blocks of kHalfBlock: widen the
-// block's 16-bit inputs into float32 buffers on the stack (exact), run the
-// float32 kernel of the active table on them, round the block's results to the
-// 16-bit type once (half.h: nearest even). The buffers (4 KiB each) stay in L1,
-// so memory sees only the 2-byte elements: half the traffic of float32. The
-// block is a multiple of the float32 loops' summing block (64 packets of at
-// most 16 lanes), so a parameter-gradient sum adds the same float32 terms in
-// the same order as a float32 call on the widened data, and comes back in
-// float64.
-//
-// Rows call OpsOf<T>(id) for every T: float and double go to the kernel table,
-// the 16-bit types here. Parameter gradients of 16-bit calls are float32
-// (GradOf / GradDType).
+// What the rows need for 16-bit tensors: the element-wise ops by element type
+// (OpsOf: float and double, and bfloat16 and float16, whose loops in
+// half_loops.h widen on load, run the float32 kernel and round once on
+// store), the dtype dispatch, the type of parameter gradients (float32 for
+// 16-bit inputs, accumulated in float64), and whole-call widening for the rows
+// that compute only in float32 or float64.
 #ifndef ACTD_SERVER_CORE_HALF_OPS_H_
 #define ACTD_SERVER_CORE_HALF_OPS_H_
 
@@ -41,9 +30,6 @@ inline DType GradDType(DType dtype) {
   return Is16Bit(dtype) ? DType::kFloat32 : dtype;
 }
 
-// Elements per block (see above).
-inline constexpr int64_t kHalfBlock = 1024;
-
 // Array conversions with the active set, typed by the 16-bit type.
 template <typename H>
 void Widen(const H* from, float* to, int64_t n) {
@@ -66,18 +52,13 @@ void Narrow(const float* from, H* to, int64_t n) {
   }
 }
 
-// The 16-bit ops of kernel `id` (backward_from_output null exactly when the
-// float32 kernel has none). Thread-safe.
-const ElementwiseOps<BFloat16>& Bf16Ops(KernelId id);
-const ElementwiseOps<Float16>& F16Ops(KernelId id);
-
 // The ops of kernel `id` on elements of type T.
 template <typename T>
 const ElementwiseOps<T>& OpsOf(KernelId id) {
   if constexpr (std::is_same_v<T, BFloat16>) {
-    return Bf16Ops(id);
+    return Kernels().bf16[static_cast<int>(id)];
   } else if constexpr (std::is_same_v<T, Float16>) {
-    return F16Ops(id);
+    return Kernels().f16[static_cast<int>(id)];
   } else {
     return Kernels().ops<T>(id);
   }

@@ -38,7 +38,8 @@ const Candidate kCandidates[] = {
     {"avx2", &avx2::Table,
      [] {
        __builtin_cpu_init();
-       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+              __builtin_cpu_supports("f16c");
      }},
 #endif
 #ifdef ACTD_HAVE_AVX512
@@ -49,7 +50,8 @@ const Candidate kCandidates[] = {
               __builtin_cpu_supports("avx512dq") &&
               __builtin_cpu_supports("avx512bw") &&
               __builtin_cpu_supports("avx512vl") &&
-              __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+              __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+              __builtin_cpu_supports("f16c");
      }},
 #endif
 };

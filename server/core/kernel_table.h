@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "server/core/half.h"
 
 namespace actd {
 
@@ -101,6 +102,9 @@ struct KernelTable {
   const char* isa;  // "baseline", "avx2", "avx512"
   ElementwiseOps<float> f32[static_cast<int>(KernelId::kCount)];
   ElementwiseOps<double> f64[static_cast<int>(KernelId::kCount)];
+  // 16-bit storage, float32 compute (half_loops.h).
+  ElementwiseOps<BFloat16> bf16[static_cast<int>(KernelId::kCount)];
+  ElementwiseOps<Float16> f16[static_cast<int>(KernelId::kCount)];
   DiceOps<float> dice_f32;
   DiceOps<double> dice_f64;
 

@@ -18,6 +18,7 @@
 
 #include "server/core/dice_kernels.h"
 #include "server/core/elementwise.h"
+#include "server/core/half_loops.h"
 #include "server/core/kernel_table.h"
 
 namespace actd {
@@ -69,15 +70,95 @@ double BackwardFromOutput(const KernelArgs& a, const T* y, const T* dy, T* dx,
              : loops::Backward<false, true>(y, dy, dx, n, a.stream, step);
 }
 
-template <typename T, template <typename> class K>
-ElementwiseOps<T> Ops() {
-  ElementwiseOps<T> ops;
-  ops.forward = &Forward<T, K<T>>;
-  ops.backward = &Backward<T, K<T>>;
-  if constexpr (K<T>::kFromOutput) {
-    ops.backward_from_output = &BackwardFromOutput<T, K<T>>;
+// ---- 16-bit storage, float32 compute (half_loops.h). ----
+
+template <template <typename> class K>
+constexpr bool kExactKernel =
+    std::is_same_v<K<float>, kernels::Identity<float>> ||
+    std::is_same_v<K<float>, kernels::Relu<float>>;
+
+template <typename H, bool kInsn, template <typename> class K>
+void Forward16(const KernelArgs& a, const H* x, H* y, int64_t n) {
+  const K<float> k(a);
+  const K<double> k64(a);
+  auto eval32 = [&](const float* xs, const float*, float* ys, int64_t m) {
+    loops::Forward(k, xs, ys, m, false);
+  };
+  auto eval64 = [&](const double* xs, const double*, double* ys, int64_t m) {
+    loops::Forward(k64, xs, ys, m, false);
+  };
+  // Exact kernels are not refined, so they narrow without vcvtneps2bf16
+  // (which flushes subnormals).
+  half_loops::Forward<H, kInsn && !kExactKernel<K>, !kExactKernel<K>>(
+      k, x, y, n, eval32, eval64);
+}
+
+template <typename H, bool kInsn, template <typename> class K, bool kFromY>
+double Backward16(const KernelArgs& a, const H* x, const H* dy, H* dx,
+                  int64_t n, bool sum) {
+  const K<float> k(a);
+  const K<double> k64(a);
+  auto step_of = [](const auto& kernel) {
+    return [&kernel](const auto& v, const auto& g, auto& term) {
+      if constexpr (kFromY) {
+        return kernel.BackwardFromOutput(v, g, term);
+      } else {
+        return kernel.Backward(v, g, term);
+      }
+    };
+  };
+  const auto step = step_of(k);
+  const auto step64 = step_of(k64);
+  constexpr bool kSelectNaN = kFromY || !BackwardKeepsNaN<K<float>>();
+  auto eval32 = [&](const float* as, const float* dys, float* dxs, int64_t m) {
+    loops::Backward<false, kSelectNaN>(as, dys, dxs, m, false, step);
+  };
+  auto eval64 = [&](const double* as, const double* dys, double* dxs,
+                    int64_t m) {
+    loops::Backward<false, kSelectNaN>(as, dys, dxs, m, false, step64);
+  };
+  constexpr bool kRefine = !kExactKernel<K>;
+  constexpr bool kUseInsn = kInsn && kRefine;
+  return sum ? half_loops::Backward<H, kUseInsn, kRefine, true, kSelectNaN>(
+                   x, dy, dx, n, step, eval32, eval64)
+             : half_loops::Backward<H, kUseInsn, kRefine, false, kSelectNaN>(
+                   x, dy, dx, n, step, eval32, eval64);
+}
+
+template <typename H, bool kInsn, template <typename> class K>
+ElementwiseOps<H> Ops16() {
+  ElementwiseOps<H> ops;
+  ops.forward = &Forward16<H, kInsn, K>;
+  ops.backward = &Backward16<H, kInsn, K, false>;
+  if constexpr (K<float>::kFromOutput) {
+    ops.backward_from_output = &Backward16<H, kInsn, K, true>;
   }
   return ops;
+}
+
+// Whether this build may narrow bfloat16 with vcvtneps2bf16 on this CPU.
+bool UseBf16Instruction() {
+#if defined(__AVX512BF16__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+template <typename T, template <typename> class K>
+ElementwiseOps<T> Ops() {
+  if constexpr (std::is_same_v<T, BFloat16> || std::is_same_v<T, Float16>) {
+    return UseBf16Instruction() ? Ops16<T, true, K>() : Ops16<T, false, K>();
+  } else {
+    ElementwiseOps<T> ops;
+    ops.forward = &Forward<T, K<T>>;
+    ops.backward = &Backward<T, K<T>>;
+    if constexpr (K<T>::kFromOutput) {
+      ops.backward_from_output = &BackwardFromOutput<T, K<T>>;
+    }
+    return ops;
+  }
 }
 
 template <typename T>
@@ -102,6 +183,8 @@ KernelTable Build() {
   t.isa = ACTD_STRINGIFY(ACTD_ISA);
   Fill<float>(t.f32);
   Fill<double>(t.f64);
+  Fill<BFloat16>(t.bf16);
+  Fill<Float16>(t.f16);
   t.dice_f32 = dice::Ops<float>();
   t.dice_f64 = dice::Ops<double>();
   return t;
