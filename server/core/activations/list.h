@@ -25,6 +25,7 @@
   A(prelu)                          \
   A(gelu) K(GeluTanh) K(GeluErf)    \
   A(swish) K(Swish)                 \
+  A(silu)                           \
   A(mish) K(Mish)                   \
   A(maxout)                         \
   A(dice)                           \
