@@ -327,6 +327,19 @@ std::vector<Case> BuildCases() {
   cases.push_back(Elementwise("swish_negative_beta", "swish", Swish(-0.5),
                               {{"beta", Number(-0.5)}}));
   cases.push_back(Elementwise("silu", "silu", Swish(1.0, false)));
+  for (double beta : {1.0, 2.5}) {
+    auto softplus = [=](double x) {
+      const double t = beta * x;
+      return (std::max(t, 0.0) + std::log1p(std::exp(-std::fabs(t)))) / beta;
+    };
+    auto sigmoid = [=](double x) { return SigmoidRef(beta * x); };
+    cases.push_back(
+        beta == 1.0
+            ? Elementwise("softplus", "softplus", Pointwise(softplus, sigmoid))
+            : Elementwise("softplus_beta", "softplus",
+                          Pointwise(softplus, sigmoid),
+                          {{"beta", Number(beta)}}));
+  }
   cases.push_back(Elementwise("mish", "mish", Pointwise(MishRef, [](double x) {
                                 const double t =
                                     std::tanh(std::log1p(std::exp(x)));

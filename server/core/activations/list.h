@@ -27,6 +27,7 @@
   A(swish) K(Swish)                 \
   A(silu)                           \
   A(mish) K(Mish)                   \
+  A(softplus) K(Softplus)           \
   A(maxout)                         \
   A(dice)                           \
   A(identity) K(Identity)
