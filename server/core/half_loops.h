@@ -26,6 +26,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "server/core/elementwise.h"
 #include "server/core/half.h"
 #include "server/core/kernel_table.h"
 #include "server/core/packet_math.h"
@@ -341,6 +342,102 @@ double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
     }
   }
   return total;
+}
+
+// ---- The ops of the kernel table (kernel_export.h fills its bf16 / f16
+// slots with Ops16). ----
+
+// Kernels whose results are their inputs (identity): nothing to refine, and
+// narrowed without vcvtneps2bf16 (which flushes subnormals).
+template <template <typename> class K>
+constexpr bool kExactKernel = requires {
+  K<float>::kForwardIsCopy;
+};
+
+// Whether K's Backward turns a NaN x into a NaN dx by itself.
+template <typename K>
+constexpr bool BackwardKeepsNaN() {
+  if constexpr (requires { K::kBackwardKeepsNaN; }) {
+    return K::kBackwardKeepsNaN;
+  } else {
+    return false;
+  }
+}
+
+template <typename H, bool kInsn, template <typename> class K>
+void Forward16(const KernelArgs& a, const H* x, H* y, int64_t n) {
+  const K<float> k(a);
+  const K<double> k64(a);
+  auto eval32 = [&](const float* xs, const float*, float* ys, int64_t m) {
+    loops::Forward(k, xs, ys, m, false);
+  };
+  auto eval64 = [&](const double* xs, const double*, double* ys, int64_t m) {
+    loops::Forward(k64, xs, ys, m, false);
+  };
+  // Exact kernels are not refined, so they narrow without vcvtneps2bf16
+  // (which flushes subnormals).
+  Forward<H, kInsn && !kExactKernel<K>, !kExactKernel<K>>(
+      k, x, y, n, eval32, eval64);
+}
+
+template <typename H, bool kInsn, template <typename> class K, bool kFromY>
+double Backward16(const KernelArgs& a, const H* x, const H* dy, H* dx,
+                  int64_t n, bool sum) {
+  const K<float> k(a);
+  const K<double> k64(a);
+  auto step_of = [](const auto& kernel) {
+    return [&kernel](const auto& v, const auto& g, auto& term) {
+      if constexpr (kFromY) {
+        return kernel.BackwardFromOutput(v, g, term);
+      } else {
+        return kernel.Backward(v, g, term);
+      }
+    };
+  };
+  const auto step = step_of(k);
+  const auto step64 = step_of(k64);
+  constexpr bool kSelectNaN = kFromY || !BackwardKeepsNaN<K<float>>();
+  auto eval32 = [&](const float* as, const float* dys, float* dxs, int64_t m) {
+    loops::Backward<false, kSelectNaN>(as, dys, dxs, m, false, step);
+  };
+  auto eval64 = [&](const double* as, const double* dys, double* dxs,
+                    int64_t m) {
+    loops::Backward<false, kSelectNaN>(as, dys, dxs, m, false, step64);
+  };
+  constexpr bool kRefine = !kExactKernel<K>;
+  constexpr bool kUseInsn = kInsn && kRefine;
+  return sum ? Backward<H, kUseInsn, kRefine, true, kSelectNaN>(
+                   x, dy, dx, n, step, eval32, eval64)
+             : Backward<H, kUseInsn, kRefine, false, kSelectNaN>(
+                   x, dy, dx, n, step, eval32, eval64);
+}
+
+template <typename H, bool kInsn, template <typename> class K>
+ElementwiseOps<H> Ops16For() {
+  ElementwiseOps<H> ops;
+  ops.forward = &Forward16<H, kInsn, K>;
+  ops.backward = &Backward16<H, kInsn, K, false>;
+  if constexpr (K<float>::kFromOutput) {
+    ops.backward_from_output = &Backward16<H, kInsn, K, true>;
+  }
+  return ops;
+}
+
+// Whether this build may narrow bfloat16 with vcvtneps2bf16 on this CPU.
+inline bool UseBf16Instruction() {
+#if defined(__AVX512BF16__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+// Kernel K's ops on 16-bit storage H, for this build and CPU.
+template <typename H, template <typename> class K>
+ElementwiseOps<H> Ops16() {
+  return UseBf16Instruction() ? Ops16For<H, true, K>()
+                              : Ops16For<H, false, K>();
 }
 
 }  // namespace half_loops
