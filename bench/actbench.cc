@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "server/core/activation.h"
+#include "server/core/half.h"
 #include "server/core/kernel_table.h"
 
 #ifdef ACTD_HAVE_DNNL
@@ -73,7 +74,7 @@ const std::vector<T>& Inputs(int64_t n, int seed) {
     it->second.resize(n);
     for (T& v : it->second) {
       do v = static_cast<T>(normal(gen));
-      while (v == 0);
+      while (static_cast<double>(v) == 0);
     }
   }
   return it->second;
@@ -187,17 +188,20 @@ struct OneDnn {
   }
 
   // Returns a callable running one pass.
+  // x and dy hold n elements of float32, or of bfloat16 when `bf16`.
   std::function<void()> Prepare(const std::string& name, bool backward,
-                                const float* x, const float* dy, int64_t n) {
+                                const void* x, const void* dy, int64_t n,
+                                bool bf16 = false) {
     float alpha;
     const dnnl::algorithm alg = Algorithm(name, &alpha);
-    dnnl::memory::desc md({n}, dnnl::memory::data_type::f32,
-                          dnnl::memory::format_tag::a);
-    auto src =
-        std::make_shared<dnnl::memory>(md, engine, const_cast<float*>(x));
+    dnnl::memory::desc md(
+        {n},
+        bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32,
+        dnnl::memory::format_tag::a);
+    auto src = std::make_shared<dnnl::memory>(md, engine, const_cast<void*>(x));
     auto dst = std::make_shared<dnnl::memory>(md, engine);
     auto ddst =
-        std::make_shared<dnnl::memory>(md, engine, const_cast<float*>(dy));
+        std::make_shared<dnnl::memory>(md, engine, const_cast<void*>(dy));
     auto dsrc = std::make_shared<dnnl::memory>(md, engine);
     auto fpd = dnnl::eltwise_forward::primitive_desc(
         dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, alg, md,
@@ -227,6 +231,13 @@ OneDnn& Dnnl() {
 }
 #endif
 
+template <typename T>
+DType DTypeOf() {
+  if constexpr (std::is_same_v<T, BFloat16>) return DType::kBFloat16;
+  if constexpr (std::is_same_v<T, Float16>) return DType::kFloat16;
+  return sizeof(T) == 4 ? DType::kFloat32 : DType::kFloat64;
+}
+
 // One benchmark case, set up once: the request (inputs, weights, grad_output
 // and output as the direction needs) and reused output buffers.
 template <typename T>
@@ -234,7 +245,7 @@ class Case {
  public:
   Case(const Variant& v, Direction dir, int64_t n, int workers)
       : dir_(dir), pool_(workers), call_(pool_.ForCall(nullptr)) {
-    const DType dtype = sizeof(T) == 4 ? DType::kFloat32 : DType::kFloat64;
+    const DType dtype = DTypeOf<T>();
     const Shape shape = v.shape ? v.shape(n) : Shape{n};
     request_.name = v.activation;
     request_.params = &v.params;
@@ -292,8 +303,25 @@ void RunActivation(benchmark::State& state, const Variant& v, Direction dir,
     state.counters[std::string("vs_") + v.f64_relative] =
         PairedRatio([&] { ours.Run(); }, [&] { theirs.Run(); });
   }
-  if (sizeof(T) != 4 || workers != 1) return;
+  if (workers != 1) return;
   auto run_ours = [&] { ours.Run(); };
+  if constexpr (sizeof(T) == 2) {
+    // 16-bit: the element rate against the same variant's float32 run, and
+    // bfloat16 against oneDNN's bfloat16 eltwise, both paired.
+    Case<float> f32(v, dir, n, workers);
+    state.counters["vs_f32"] = PairedRatio(run_ours, [&] { f32.Run(); });
+#ifdef ACTD_HAVE_DNNL
+    if (std::is_same_v<T, BFloat16> && v.onednn &&
+        dir != Direction::kBackwardFromOutput) {
+      auto theirs = Dnnl().Prepare(v.onednn, dir != Direction::kForward,
+                                   Inputs<T>(n, 1).data(),
+                                   Inputs<T>(n, 2).data(), n, /*bf16=*/true);
+      state.counters["vs_onednn"] = PairedRatio(run_ours, theirs);
+    }
+#endif
+    return;
+  }
+  if (sizeof(T) != 4) return;
   if (v.relative) {
     const Variant& rel = FindVariant(v.relative);
     if (dir != Direction::kBackwardFromOutput ||
@@ -326,18 +354,25 @@ void RegisterAll() {
     if (info.backward_from_output)
       dirs.push_back(Direction::kBackwardFromOutput);
     for (Direction dir : dirs) {
-      for (const char* dt : {"f32", "f64"}) {
+      for (const char* dt : {"f32", "f64", "bf16", "f16"}) {
         for (int64_t n : sizes) {
           for (int w : workers) {
             const std::string name = v.name + "/" + DirectionName(dir) + "/" +
                                      dt + "/" + std::to_string(n) + "/" +
                                      std::to_string(w);
-            const bool f32 = std::string(dt) == "f32";
+            const std::string type = dt;
             benchmark::RegisterBenchmark(
                 name.c_str(),
-                [&v, dir, n, w, f32](benchmark::State& s) {
-                  f32 ? RunActivation<float>(s, v, dir, n, w)
-                      : RunActivation<double>(s, v, dir, n, w);
+                [&v, dir, n, w, type](benchmark::State& s) {
+                  if (type == "f32") {
+                    RunActivation<float>(s, v, dir, n, w);
+                  } else if (type == "f64") {
+                    RunActivation<double>(s, v, dir, n, w);
+                  } else if (type == "bf16") {
+                    RunActivation<BFloat16>(s, v, dir, n, w);
+                  } else {
+                    RunActivation<Float16>(s, v, dir, n, w);
+                  }
                 })
                 ->UseRealTime();
           }
@@ -379,17 +414,23 @@ void RegisterAll() {
     if (!v.onednn) continue;
     for (bool backward : {false, true}) {
       for (int64_t n : sizes) {
-        const std::string name = "onednn/" + v.name +
-                                 (backward ? "/backward" : "/forward") +
-                                 "/f32/" + std::to_string(n) + "/1";
-        benchmark::RegisterBenchmark(name.c_str(), [&v, backward,
-                                                    n](benchmark::State& s) {
-          auto run =
-              Dnnl().Prepare(v.onednn, backward, Inputs<float>(n, 1).data(),
-                             Inputs<float>(n, 2).data(), n);
-          for (auto _ : s) run();
-          s.SetItemsProcessed(s.iterations() * n);
-        })->UseRealTime();
+        for (bool bf16 : {false, true}) {
+          const std::string name =
+              "onednn/" + v.name + (backward ? "/backward" : "/forward") +
+              (bf16 ? "/bf16/" : "/f32/") + std::to_string(n) + "/1";
+          benchmark::RegisterBenchmark(name.c_str(), [&v, backward, n, bf16](
+                                                         benchmark::State& s) {
+            auto run =
+                bf16 ? Dnnl().Prepare(v.onednn, backward,
+                                      Inputs<BFloat16>(n, 1).data(),
+                                      Inputs<BFloat16>(n, 2).data(), n, true)
+                     : Dnnl().Prepare(v.onednn, backward,
+                                      Inputs<float>(n, 1).data(),
+                                      Inputs<float>(n, 2).data(), n);
+            for (auto _ : s) run();
+            s.SetItemsProcessed(s.iterations() * n);
+          })->UseRealTime();
+        }
       }
     }
   }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/core/half.h"
 #include "server/core/kernel_table.h"
 
 namespace actd {
@@ -37,7 +38,8 @@ const Candidate kCandidates[] = {
     {"avx2", &avx2::Table,
      [] {
        __builtin_cpu_init();
-       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+              __builtin_cpu_supports("f16c");
      }},
 #endif
 #ifdef ACTD_HAVE_AVX512
@@ -48,7 +50,8 @@ const Candidate kCandidates[] = {
               __builtin_cpu_supports("avx512dq") &&
               __builtin_cpu_supports("avx512bw") &&
               __builtin_cpu_supports("avx512vl") &&
-              __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+              __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+              __builtin_cpu_supports("f16c");
      }},
 #endif
 };
@@ -83,12 +86,12 @@ std::vector<std::string> SupportedIsas() {
 absl::Status SelectIsa(absl::string_view isa) {
   if (isa == "auto") {
     Active() = Widest();
-    return absl::OkStatus();
+    return SelectConversions("auto");  // 16-bit conversions follow (half.h)
   }
   for (const Candidate& c : kCandidates) {
     if (c.name == isa && c.supported()) {
       Active() = &c.table();
-      return absl::OkStatus();
+      return SelectConversions(isa);
     }
   }
   return absl::InvalidArgumentError(absl::StrCat(

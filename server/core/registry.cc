@@ -1,20 +1,30 @@
 // The registry and the two entry points: look a row up, validate the request
-// against it, run its kernel.
+// against it, run its kernel. The rows come from the activation files, in the
+// order of activations/list.h.
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/core/activations/list.h"
+#include "server/core/half_ops.h"
 #include "server/core/rows.h"
 #include "server/core/validation.h"
 
 namespace actd {
+
+// Defined by ACTD_REGISTER_ACTIVATION in each activation file.
+#define ACTD_DECLARE_ROW(name) const Activation* name##Activation();
+ACTD_ACTIVATIONS(ACTD_DECLARE_ROW, ACTD_LIST_SKIP)
+#undef ACTD_DECLARE_ROW
+
 namespace {
 
+// The rows in the order of activations/list.h.
 std::vector<const Activation*> BuildRegistry() {
-  std::vector<const Activation*> rows = ElementwiseActivations();
-  // The spec's order: ... mish, maxout, dice, then identity (last of the
-  // element-wise rows).
-  rows.insert(rows.end() - 1, {MaxoutActivation(), DiceActivation()});
-  return rows;
+  return {
+#define ACTD_ROW(name) name##Activation(),
+      ACTD_ACTIVATIONS(ACTD_ROW, ACTD_LIST_SKIP)
+#undef ACTD_ROW
+  };
 }
 
 std::string KnownNames() {
@@ -97,6 +107,11 @@ absl::Status RunForward(const ActivationRequest& request, OutputSink& sink) {
   if (!call.ok()) return call.status();
   // Nothing is allocated for a call that is no longer wanted.
   if (absl::Status s = call->compute->CheckStop(); !s.ok()) return s;
+  // 16-bit calls: element-wise rows run them natively (half_ops.h), the
+  // others through float32 copies.
+  if (Is16Bit(call->input.dtype) && !activation->info().elementwise) {
+    return ForwardWidened(*activation, *call, sink);
+  }
   return activation->Forward(*call, sink);
 }
 
@@ -119,6 +134,9 @@ absl::Status RunBackward(const ActivationRequest& request, OutputSink& sink) {
     call->output = request.output;
   }
   if (absl::Status s = call->compute->CheckStop(); !s.ok()) return s;
+  if (Is16Bit(call->input.dtype) && !activation->info().elementwise) {
+    return BackwardWidened(*activation, *call, sink);
+  }
   return activation->Backward(*call, sink);
 }
 

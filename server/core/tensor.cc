@@ -3,14 +3,36 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/core/half.h"
 
 namespace actd {
 
 absl::string_view DTypeName(DType dtype) {
-  return dtype == DType::kFloat32 ? "float32" : "float64";
+  switch (dtype) {
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat64:
+      return "float64";
+    case DType::kBFloat16:
+      return "bfloat16";
+    case DType::kFloat16:
+      return "float16";
+  }
+  return "unknown";
 }
 
-size_t DTypeSize(DType dtype) { return dtype == DType::kFloat32 ? 4 : 8; }
+size_t DTypeSize(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return 4;
+    case DType::kFloat64:
+      return 8;
+    case DType::kBFloat16:
+    case DType::kFloat16:
+      return 2;
+  }
+  return 0;
+}
 
 int64_t NumElements(const Shape& shape) {
   int64_t n = 1;
@@ -23,7 +45,17 @@ std::string ShapeToString(const Shape& shape) {
 }
 
 double BufferSink::Buffer::at(int64_t i) const {
-  return dtype == DType::kFloat32 ? as<float>()[i] : as<double>()[i];
+  switch (dtype) {
+    case DType::kFloat32:
+      return as<float>()[i];
+    case DType::kFloat64:
+      return as<double>()[i];
+    case DType::kBFloat16:
+      return static_cast<double>(as<BFloat16>()[i]);
+    case DType::kFloat16:
+      return static_cast<double>(as<Float16>()[i]);
+  }
+  return 0;
 }
 
 TensorView BufferSink::Allocate(absl::string_view name, DType dtype,

@@ -16,14 +16,20 @@
 
 namespace actd {
 
-enum class DType { kFloat32, kFloat64 };
+// bfloat16 and float16 are stored as 2-byte patterns (half.h) and computed in
+// float32.
+enum class DType { kFloat32, kFloat64, kBFloat16, kFloat16 };
 
 using Shape = std::vector<int64_t>;
 
-// "float32" or "float64".
+// "float32", "float64", "bfloat16" or "float16".
 absl::string_view DTypeName(DType dtype);
-// 4 or 8.
+// 4, 8, 2 or 2.
 size_t DTypeSize(DType dtype);
+// bfloat16 or float16.
+inline bool Is16Bit(DType dtype) {
+  return dtype == DType::kBFloat16 || dtype == DType::kFloat16;
+}
 // Product of the dimensions; 1 for a scalar. The shape must be validated (no
 // overflow).
 int64_t NumElements(const Shape& shape);

@@ -61,6 +61,8 @@ int64_t Elements(const pb::Tensor& t) {
 }
 
 std::string DTypeLabel(const pb::Tensor& t) {
+  if (t.dtype() == pb::DATA_TYPE_BFLOAT16) return "bfloat16";
+  if (t.dtype() == pb::DATA_TYPE_FLOAT16) return "float16";
   if (t.dtype() == pb::DATA_TYPE_FLOAT64 || t.double_data_size() > 0)
     return "float64";
   if (t.dtype() == pb::DATA_TYPE_FLOAT32 || t.float_data_size() > 0)

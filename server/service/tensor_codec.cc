@@ -2,11 +2,13 @@
 // typed fields are viewed in place too (RepeatedField storage is contiguous).
 #include "server/service/tensor_codec.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/core/half.h"
 
 namespace actd {
 namespace {
@@ -36,6 +38,66 @@ absl::Status CheckLimit(const Tensor& t, absl::string_view field,
 std::string DTypeText(DataType d) {
   return DataType_IsValid(d) ? activation::v1::DataType_Name(d)
                              : absl::StrCat(static_cast<int>(d));
+}
+
+bool IsHalf(DataType d) {
+  return d == activation::v1::DATA_TYPE_BFLOAT16 ||
+         d == activation::v1::DATA_TYPE_FLOAT16;
+}
+
+// A valid DataType other than UNSPECIFIED as the core's DType.
+DType ToDType(DataType d) {
+  switch (d) {
+    case activation::v1::DATA_TYPE_FLOAT64:
+      return DType::kFloat64;
+    case activation::v1::DATA_TYPE_BFLOAT16:
+      return DType::kBFloat16;
+    case activation::v1::DATA_TYPE_FLOAT16:
+      return DType::kFloat16;
+    default:
+      return DType::kFloat32;
+  }
+}
+
+DataType ToProto(DType d) {
+  switch (d) {
+    case DType::kFloat32:
+      return activation::v1::DATA_TYPE_FLOAT32;
+    case DType::kFloat64:
+      return activation::v1::DATA_TYPE_FLOAT64;
+    case DType::kBFloat16:
+      return activation::v1::DATA_TYPE_BFLOAT16;
+    case DType::kFloat16:
+      return activation::v1::DATA_TYPE_FLOAT16;
+  }
+  return activation::v1::DATA_TYPE_UNSPECIFIED;
+}
+
+// Typed values of a 16-bit tensor, rounded to its type (nearest even, half.h)
+// into a buffer of 2-byte elements.
+std::shared_ptr<std::string> RoundToHalf(const float* values, int64_t n,
+                                         DType dtype) {
+  auto out = std::make_shared<std::string>(n * 2, '\0');
+  auto* bits = reinterpret_cast<uint16_t*>(out->data());
+  const HalfConversions& c = Conversions();
+  (dtype == DType::kBFloat16 ? c.narrow_bf16 : c.narrow_f16)(values, bits, n);
+  return out;
+}
+
+// The first n 2-byte elements of `data` widened into its n floats, back to
+// front in blocks: a block's floats never overlap the 2-byte elements not yet
+// read, except for the first blocks, which are copied out first.
+void WidenInPlace(float* data, int64_t n, DType dtype) {
+  const HalfConversions& c = Conversions();
+  const auto widen = dtype == DType::kBFloat16 ? c.widen_bf16 : c.widen_f16;
+  constexpr int64_t kBlock = 1024;
+  uint16_t block[kBlock];
+  const auto* bits = reinterpret_cast<const uint16_t*>(data);
+  for (int64_t end = n; end > 0; end -= kBlock) {
+    const int64_t begin = std::max<int64_t>(0, end - kBlock);
+    std::memcpy(block, bits + begin, (end - begin) * 2);
+    widen(block, data + begin, end - begin);
+  }
 }
 
 }  // namespace
@@ -74,24 +136,20 @@ absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
     return absl::InvalidArgumentError(absl::StrCat(
         field, ".dtype: ", DTypeText(t.dtype()), " is not a known DataType"));
   }
-  if (t.dtype() == activation::v1::DATA_TYPE_BFLOAT16 ||
-      t.dtype() == activation::v1::DATA_TYPE_FLOAT16) {
-    return absl::UnimplementedError(absl::StrCat(
-        field, ".dtype: ", DTypeText(t.dtype()),
-        " is not supported by this server yet (use DATA_TYPE_FLOAT32)"));
-  }
-
   DecodedTensor out;
   out.view.shape.assign(t.shape().begin(), t.shape().end());
   if (t.float_data_size() > 0 || t.double_data_size() > 0) {
     const bool is_float = t.float_data_size() > 0;
     const DataType implied = is_float ? activation::v1::DATA_TYPE_FLOAT32
                                       : activation::v1::DATA_TYPE_FLOAT64;
+    // float_data also carries BFLOAT16 and FLOAT16 values (rounded below).
+    const bool half = is_float && IsHalf(t.dtype());
     if (t.dtype() != activation::v1::DATA_TYPE_UNSPECIFIED &&
-        t.dtype() != implied) {
+        t.dtype() != implied && !half) {
       return absl::InvalidArgumentError(absl::StrCat(
           field, ".dtype: ", DTypeText(t.dtype()), " disagrees with ",
-          is_float ? "float_data (FLOAT32)" : "double_data (FLOAT64)"));
+          is_float ? "float_data (FLOAT32, BFLOAT16 or FLOAT16)"
+                   : "double_data (FLOAT64)"));
     }
     const int64_t n = is_float ? t.float_data_size() : t.double_data_size();
     if (n != elements) {
@@ -100,6 +158,12 @@ absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
           " values but shape ", ShapeText(t), " has ", elements, " elements"));
     }
     out.encoding = Encoding::kTyped;
+    if (half) {
+      out.view.dtype = ToDType(t.dtype());
+      out.aligned_copy = RoundToHalf(t.float_data().data(), n, out.view.dtype);
+      out.view.data = out.aligned_copy->data();
+      return out;
+    }
     out.view.dtype = is_float ? DType::kFloat32 : DType::kFloat64;
     out.view.data = is_float ? static_cast<const void*>(t.float_data().data())
                              : static_cast<const void*>(t.double_data().data());
@@ -114,12 +178,11 @@ absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
         field, ".dtype: DATA_TYPE_UNSPECIFIED",
         t.raw_data().empty()
             ? " and no data; set raw_data, float_data or double_data"
-            : " with raw_data; set DATA_TYPE_FLOAT32 or DATA_TYPE_FLOAT64"));
+            : " with raw_data; set DATA_TYPE_FLOAT32, DATA_TYPE_FLOAT64, "
+              "DATA_TYPE_BFLOAT16 or DATA_TYPE_FLOAT16"));
   }
   out.encoding = Encoding::kRaw;
-  out.view.dtype = t.dtype() == activation::v1::DATA_TYPE_FLOAT32
-                       ? DType::kFloat32
-                       : DType::kFloat64;
+  out.view.dtype = ToDType(t.dtype());
   const size_t size = DTypeSize(out.view.dtype);
   const std::string& raw = t.raw_data();
   if (raw.size() % size != 0) {
@@ -151,8 +214,7 @@ TensorView ProtoSink::Allocate(absl::string_view name, DType dtype,
                                const Shape& shape) {
   const auto start = std::chrono::steady_clock::now();
   Tensor* t = slot_(name);
-  t->set_dtype(dtype == DType::kFloat32 ? activation::v1::DATA_TYPE_FLOAT32
-                                        : activation::v1::DATA_TYPE_FLOAT64);
+  t->set_dtype(ToProto(dtype));
   t->mutable_shape()->Assign(shape.begin(), shape.end());
   const int64_t n = NumElements(shape);
   void* data = nullptr;
@@ -161,9 +223,12 @@ TensorView ProtoSink::Allocate(absl::string_view name, DType dtype,
     const size_t bytes = n * DTypeSize(dtype);
     raw->resize(bytes);
     data = raw->data();
-  } else if (dtype == DType::kFloat32) {
+  } else if (dtype == DType::kFloat32 || Is16Bit(dtype)) {
     t->mutable_float_data()->Resize(static_cast<int>(n), 0.0f);
     data = t->mutable_float_data()->mutable_data();
+    // The core writes 2-byte elements into the front of float_data's storage;
+    // Finish widens them in place.
+    if (Is16Bit(dtype)) pending_.push_back({t, dtype});
   } else {
     t->mutable_double_data()->Resize(static_cast<int>(n), 0.0);
     data = t->mutable_double_data()->mutable_data();
@@ -172,6 +237,14 @@ TensorView ProtoSink::Allocate(absl::string_view name, DType dtype,
                       std::chrono::steady_clock::now() - start)
                       .count();
   return {dtype, data, shape};
+}
+
+void ProtoSink::Finish() {
+  for (const PendingHalf& p : pending_) {
+    WidenInPlace(p.tensor->mutable_float_data()->mutable_data(),
+                 p.tensor->float_data_size(), p.dtype);
+  }
+  pending_.clear();
 }
 
 }  // namespace actd

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -23,7 +24,8 @@ struct DecodedTensor {
   ConstTensorView view;
   Encoding encoding = Encoding::kRaw;
   // Holds a copy of the data only when raw_data was not aligned for its element
-  // type.
+  // type, or, for a typed BFLOAT16 / FLOAT16 tensor, its float_data values
+  // rounded to the type (nearest even) as 2-byte elements.
   std::shared_ptr<std::string> aligned_copy;
 };
 
@@ -49,8 +51,17 @@ class ProtoSink final : public OutputSink {
                       const Shape& shape) override;
   // Time spent in Allocate so far.
   int64_t allocate_ns() const { return allocate_ns_; }
+  // Completes the typed 16-bit tensors: the core wrote 2-byte elements into
+  // their float_data, which this widens to the values they stand for (exact).
+  // Call once after the core has written every result.
+  void Finish();
 
  private:
+  struct PendingHalf {
+    activation::v1::Tensor* tensor;
+    DType dtype;
+  };
+  std::vector<PendingHalf> pending_;
   Encoding encoding_;
   Slot slot_;
   int64_t allocate_ns_ = 0;

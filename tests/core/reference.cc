@@ -186,6 +186,19 @@ Reference MishRef() {
   return r;
 }
 
+// Softplus (1/β)·log(1 + e^{βx}) in its overflow-free form.
+Reference SoftplusRef(std::string label, ParamMap params, Ld beta) {
+  Reference r = Base(std::move(label), "softplus", std::move(params));
+  r.f = [=](Ld x) {
+    const Ld t = beta * x;
+    return (std::max<Ld>(t, 0) + std::log1p(std::exp(-std::fabs(t)))) / beta;
+  };
+  r.df = [=](Ld x) { return Sigmoid(beta * x); };
+  r.d2f = [=](Ld x) { return beta * SigmoidProduct(beta * x); };
+  r.f_neg_inf = 0, r.f_pos_inf = kInf, r.df_neg_inf = 0, r.df_pos_inf = 1;
+  return r;
+}
+
 Reference IdentityRef() {
   Reference r = Base("identity", "identity");
   r.f = [](Ld x) { return x; };
@@ -249,7 +262,11 @@ const std::vector<Reference>& ElementwiseReferences() {
       SwishRef("swish(beta=1.5)", "swish", Num("beta", 1.5), 1.5L, true),
       SwishRef("swish(beta=-0.75)", "swish", Num("beta", -0.75), -0.75L, true),
       SwishRef("swish(beta=0)", "swish", Num("beta", 0), 0, true),
+      SwishRef("silu", "silu", {}, 1, false),
       MishRef(),
+      SoftplusRef("softplus", {}, 1),
+      SoftplusRef("softplus(beta=2.5)", Num("beta", 2.5), 2.5L),
+      SoftplusRef("softplus(beta=0.125)", Num("beta", 0.125), 0.125L),
       IdentityRef(),
   };
   return *refs;

@@ -1,0 +1,447 @@
+// The 16-bit element-wise loops: bfloat16 or float16 storage, float32 compute,
+// in registers. Each packet of 16-bit elements is widened on load (exact), goes
+// through the float32 kernel (the same functor as the float32 loops), and is
+// rounded once on store to nearest even (half.h's rules: NaN quiet, overflow
+// to ±inf, float16 subnormals). Compiled once per instruction set with
+// kernels_isa.cc:
+// - AVX-512: vpmovzxwd + shift (bfloat16) / vcvtph2ps (float16) on load;
+//   vcvtneps2bf16 where the CPU has AVX-512 BF16 (kBf16Insn), else integer
+//   rounding, and vcvtps2ph with the round-to-nearest-even immediate on store;
+// - AVX2: the same 8 lanes wide with F16C;
+// - baseline: half.h's portable bit arithmetic per lane.
+//
+// Results the float32 kernel cannot be trusted to round correctly to 16 bits
+// (half_bits::SuspectBf16 / SuspectF16: within 2 float32 ulps of a rounding
+// boundary, and subnormal results) are flagged per packet in registers; the
+// flagged lanes are redone with the float64 functor and rounded once from
+// float64 (through round-to-odd float32). Parameter-gradient
+// terms are summed exactly as the float32 loops sum them (float32 packets over
+// blocks of 64 packets, then float64).
+#ifndef ACTD_SERVER_CORE_HALF_LOOPS_H_
+#define ACTD_SERVER_CORE_HALF_LOOPS_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "server/core/elementwise.h"
+#include "server/core/half.h"
+#include "server/core/kernel_table.h"
+#include "server/core/packet_math.h"
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace actd {
+inline namespace ACTD_ISA {
+namespace half_loops {
+
+using P = pm::PacketOf<float>;
+constexpr int64_t W = pm::unpacket_traits<P>::size;
+constexpr int64_t kBlock = 64 * W;  // the float32 loops' summing block
+
+template <typename H>
+constexpr bool kBf16 = std::is_same_v<H, BFloat16>;
+
+// The lanes of a packet as float32, through memory (baseline, and tails).
+template <typename H>
+inline P LoadPortable(const H* p) {
+  alignas(64) float f[W];
+  for (int64_t i = 0; i < W; ++i) f[i] = static_cast<float>(p[i]);
+  return pm::pload<P>(f);
+}
+template <typename H>
+inline void StorePortable(H* p, const P& v) {
+  alignas(64) float f[W];
+  pm::pstore(f, v);
+  for (int64_t i = 0; i < W; ++i) p[i] = H(f[i]);
+}
+
+// W 16-bit elements at p, widened.
+template <typename H>
+inline P Load(const H* p) {
+#if defined(__AVX512F__)
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  if constexpr (kBf16<H>) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  } else {
+    return _mm512_cvtph_ps(h);
+  }
+#elif defined(__AVX2__) && defined(__F16C__)
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  if constexpr (kBf16<H>) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  } else {
+    return _mm256_cvtph_ps(h);
+  }
+#else
+  return LoadPortable(p);
+#endif
+}
+
+#if defined(__AVX512F__)
+// FloatToBf16 on 16 lanes: + 0x7FFF + the kept half's lowest bit, NaNs quiet.
+inline __m256i RoundBf16(__m512 v) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i lsb =
+      _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i rounded = _mm512_srli_epi32(
+      _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb),
+      16);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  return _mm512_cvtepi32_epi16(_mm512_mask_or_epi32(
+      rounded, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
+}
+#endif
+
+// Rounds v's W lanes to H at p. kBf16Insn: with vcvtneps2bf16 (the CPU has
+// AVX-512 BF16), which rounds like FloatToBf16 except that it flushes float32
+// subnormals (Intel SDM: "denormal inputs are treated as zero"); Refine redoes
+// those lanes.
+template <typename H, bool kBf16Insn>
+inline void Store(H* p, const P& v) {
+#if defined(__AVX512F__)
+  __m256i h;
+  if constexpr (!kBf16<H>) {
+    h = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#if defined(__AVX512BF16__)
+  } else if constexpr (kBf16Insn) {
+    // Flushes float32 subnormal inputs to ±0; those lanes are suspect (see
+    // Suspect) and get redone from float64.
+    h = (__m256i)_mm512_cvtneps_pbh(v);
+#endif
+  } else {
+    h = RoundBf16(v);
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+#elif defined(__AVX2__) && defined(__F16C__)
+  __m128i h;
+  if constexpr (!kBf16<H>) {
+    h = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  } else {
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i lsb =
+        _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    const __m256i rounded = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb),
+        16);
+    const __m256i quiet =
+        _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    const __m256i r = _mm256_blendv_epi8(rounded, quiet, nan);
+    h = _mm256_castsi256_si128(
+        _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08));
+  }
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), h);
+#else
+  StorePortable(p, v);
+#endif
+}
+
+// Nonzero when some lane of v may be suspect (half_bits::SuspectBf16 /
+// SuspectF16); Refine finds which. Cheap on AVX-512, where every vector
+// operation counts: the near-a-boundary test runs on the 16-bit halves (bit 2i
+// of the 32-lane mask is float i's low half), bfloat16's tiny test is one
+// fpclass (float32 subnormal).
+using Flags = uint32_t;
+#if defined(__AVX512F__)
+template <typename H>
+inline Flags Suspect(const P& v) {
+  const __m512i u = _mm512_castps_si512(v);
+  if constexpr (kBf16<H>) {
+    const __mmask32 near = _mm512_cmple_epu16_mask(
+        _mm512_add_epi16(u, _mm512_set1_epi16(static_cast<short>(0x8002))),
+        _mm512_set1_epi16(4));
+    return (near & 0x55555555u) | _mm512_fpclass_ps_mask(v, 0x20);
+  } else {
+    const __mmask32 near = _mm512_cmple_epu16_mask(
+        _mm512_and_si512(_mm512_add_epi16(u, _mm512_set1_epi16(0x1002)),
+                         _mm512_set1_epi16(0x1FFF)),
+        _mm512_set1_epi16(4));
+    const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF));
+    const __mmask16 tiny =
+        _mm512_cmplt_epu32_mask(_mm512_sub_epi32(a, _mm512_set1_epi32(1)),
+                                _mm512_set1_epi32(0x387FFFFF));
+    return (near & 0x55555555u) | tiny;
+  }
+}
+#else
+template <typename H>
+inline Flags Suspect(const P& v) {
+  alignas(64) float f[W];
+  pm::pstore(f, v);
+  Flags any = 0;
+  for (int64_t i = 0; i < W; ++i) {
+    uint32_t u;
+    std::memcpy(&u, f + i, 4);
+    any |= kBf16<H> ? half_bits::SuspectBf16(u) : half_bits::SuspectF16(u);
+  }
+  return any;
+}
+#endif
+
+// A float64 value rounded once to H: to float32 by rounding to odd (truncate,
+// set the last bit when inexact), then to H to nearest even; exact for any H of
+// at most 22 significant bits.
+template <typename H>
+inline H NarrowDouble(double d) {
+  float f = static_cast<float>(d);
+  if (static_cast<double>(f) != d && !std::isnan(d)) {
+    if (std::fabs(static_cast<double>(f)) > std::fabs(d)) {
+      f = std::nextafter(f, 0.0f);
+    }
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    u |= 1u;
+    std::memcpy(&f, &u, 4);
+  }
+  return H(f);
+}
+
+// Redoes the suspect lanes of one packet in float64: `a` and `dy` (null:
+// ones) are its first `count` inputs, `out` its outputs; `eval32` and
+// `eval64(a, dy, y, n)` run the float32 and float64 loops on plain arrays (the
+// float32 results, recomputed, say which lanes are suspect). Rare: on smooth
+// data a packet holds a suspect result with a probability of about W·5/2^16
+// (bfloat16) or W·5/2^13 (float16).
+template <typename H, typename Eval32, typename Eval64>
+[[gnu::noinline]] void Refine(const H* a, const H* dy, H* out, int64_t count,
+                              const Eval32& eval32, const Eval64& eval64) {
+  float af[W], dyf[W], yf[W];
+  for (int64_t i = 0; i < count; ++i) {
+    af[i] = static_cast<float>(a[i]);
+    dyf[i] = dy != nullptr ? static_cast<float>(dy[i]) : 1.0f;
+  }
+  eval32(af, dy != nullptr ? dyf : nullptr, yf, count);
+  double as[W], dys[W], ys[W];
+  int64_t at[W];
+  int k = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    uint32_t u;
+    std::memcpy(&u, yf + i, 4);
+    if (!(kBf16<H> ? half_bits::SuspectBf16(u) : half_bits::SuspectF16(u))) {
+      continue;
+    }
+    as[k] = af[i];
+    dys[k] = dyf[i];
+    at[k++] = i;
+  }
+  if (k == 0) return;
+  eval64(as, dy != nullptr ? dys : nullptr, ys, k);
+  for (int j = 0; j < k; ++j) out[at[j]] = NarrowDouble<H>(ys[j]);
+}
+
+// Whether kernel K's results are its inputs or zeros (exact in any type), so
+// that nothing needs refining: identity and ReLU.
+template <typename K>
+constexpr bool kExact = false;
+
+// y = f(x). kRefine: redo suspect lanes in float64 (not for exact kernels).
+// The flags of a block's packets are kept and acted on after the block, so the
+// hot loop holds no call (which would make the compiler spill every vector
+// register around it).
+template <typename H, bool kBf16Insn, bool kRefine, typename K32,
+          typename Eval32, typename Eval64>
+void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval32& eval32,
+             const Eval64& eval64) {
+  Flags flags[64];
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t end = std::min(n, start + kBlock);
+    Flags any = 0;
+    int64_t i = start;
+    for (int p = 0; i + W <= end; i += W, ++p) {
+      const P v = k.Forward(Load(x + i));
+      Store<H, kBf16Insn>(y + i, v);
+      if constexpr (kRefine) {
+        flags[p] = Suspect<H>(v);
+        any |= flags[p];
+      }
+    }
+    if (i < end) {
+      H xb[W] = {}, yb[W];
+      std::copy(x + i, x + end, xb);
+      const P v = k.Forward(Load(xb));
+      Store<H, kBf16Insn>(yb, v);
+      if (kRefine && Suspect<H>(v) != 0) {
+        Refine(xb, static_cast<const H*>(nullptr), yb, end - i, eval32, eval64);
+      }
+      std::copy(yb, yb + (end - i), y + i);
+    }
+    if (kRefine && any != 0) {
+      for (int64_t j = start, p = 0; j + W <= end; j += W, ++p) {
+        if (flags[p] != 0) {
+          Refine(x + j, static_cast<const H*>(nullptr), y + j, W, eval32,
+                 eval64);
+        }
+      }
+    }
+  }
+}
+
+// dx = step(a, dy, term) (a = x, or y for the from-output form), dy == nullptr
+// meaning ones; with kSumTerm returns the float64 sum of the terms, added as
+// the float32 loops add them (float32 packets over blocks of 64 packets, then
+// float64), so the same terms give the same sum.
+template <typename H, bool kBf16Insn, bool kRefine, bool kSumTerm,
+          bool kSelectNaN, typename Step, typename Eval32, typename Eval64>
+double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
+                const Eval32& eval32, const Eval64& eval64) {
+  const P ones = pm::One<P>();
+  double total = 0;
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t end = std::min(n, start + kBlock);
+    P acc = pm::Zero<P>(), term = pm::Zero<P>();
+    Flags flags[64];
+    Flags any = 0;
+    // One packet at ap/dyp (dyp null: ones) into dxp; its suspect lanes.
+    auto one = [&](const H* ap, const H* dyp, H* dxp) {
+      const P av = Load(ap);
+      const P dyv = dyp != nullptr ? Load(dyp) : ones;
+      P dxv = step(av, dyv, term);
+      if constexpr (kSelectNaN) dxv = pm::KeepNaN(av, dxv);
+      Store<H, kBf16Insn>(dxp, dxv);
+      if constexpr (kSumTerm) acc = pm::padd(acc, term);
+      return kRefine ? Suspect<H>(dxv) : Flags{0};
+    };
+    int64_t i = start;
+    for (int p = 0; i + W <= end; i += W, ++p) {
+      flags[p] = one(a + i, dy != nullptr ? dy + i : nullptr, dx + i);
+      any |= flags[p];
+    }
+    if (kRefine && any != 0) {
+      for (int64_t j = start, p = 0; j + W <= end; j += W, ++p) {
+        if (flags[p] != 0) {
+          Refine(a + j, dy != nullptr ? dy + j : nullptr, dx + j, W, eval32,
+                 eval64);
+        }
+      }
+    }
+    if (i < end) {
+      // Padded lanes: a = 0 and dy = 0, so their terms add nothing.
+      H ab[W] = {}, dyb[W] = {}, dxb[W];
+      std::copy(a + i, a + end, ab);
+      if (dy != nullptr) {
+        std::copy(dy + i, dy + end, dyb);
+      } else {
+        std::fill(dyb, dyb + (end - i), H(1.0f));
+      }
+      const Flags tail = one(ab, dyb, dxb);
+      if (kRefine && tail != 0) {
+        Refine(ab, dy != nullptr ? dyb : static_cast<const H*>(nullptr), dxb,
+               end - i, eval32, eval64);
+      }
+      std::copy(dxb, dxb + (end - i), dx + i);
+    }
+    if constexpr (kSumTerm) {
+      alignas(64) float lanes[W];
+      pm::pstore(lanes, acc);
+      for (float v : lanes) total += v;
+    }
+  }
+  return total;
+}
+
+// ---- The ops of the kernel table (kernel_export.h fills its bf16 / f16
+// slots with Ops16). ----
+
+// Kernels whose results are their inputs (identity): nothing to refine, and
+// narrowed without vcvtneps2bf16 (which flushes subnormals).
+template <template <typename> class K>
+constexpr bool kExactKernel = requires {
+  K<float>::kForwardIsCopy;
+};
+
+// Whether K's Backward turns a NaN x into a NaN dx by itself.
+template <typename K>
+constexpr bool BackwardKeepsNaN() {
+  if constexpr (requires { K::kBackwardKeepsNaN; }) {
+    return K::kBackwardKeepsNaN;
+  } else {
+    return false;
+  }
+}
+
+template <typename H, bool kInsn, template <typename> class K>
+void Forward16(const KernelArgs& a, const H* x, H* y, int64_t n) {
+  const K<float> k(a);
+  const K<double> k64(a);
+  auto eval32 = [&](const float* xs, const float*, float* ys, int64_t m) {
+    loops::Forward(k, xs, ys, m, false);
+  };
+  auto eval64 = [&](const double* xs, const double*, double* ys, int64_t m) {
+    loops::Forward(k64, xs, ys, m, false);
+  };
+  // Exact kernels are not refined, so they narrow without vcvtneps2bf16
+  // (which flushes subnormals).
+  Forward<H, kInsn && !kExactKernel<K>, !kExactKernel<K>>(
+      k, x, y, n, eval32, eval64);
+}
+
+template <typename H, bool kInsn, template <typename> class K, bool kFromY>
+double Backward16(const KernelArgs& a, const H* x, const H* dy, H* dx,
+                  int64_t n, bool sum) {
+  const K<float> k(a);
+  const K<double> k64(a);
+  auto step_of = [](const auto& kernel) {
+    return [&kernel](const auto& v, const auto& g, auto& term) {
+      if constexpr (kFromY) {
+        return kernel.BackwardFromOutput(v, g, term);
+      } else {
+        return kernel.Backward(v, g, term);
+      }
+    };
+  };
+  const auto step = step_of(k);
+  const auto step64 = step_of(k64);
+  constexpr bool kSelectNaN = kFromY || !BackwardKeepsNaN<K<float>>();
+  auto eval32 = [&](const float* as, const float* dys, float* dxs, int64_t m) {
+    loops::Backward<false, kSelectNaN>(as, dys, dxs, m, false, step);
+  };
+  auto eval64 = [&](const double* as, const double* dys, double* dxs,
+                    int64_t m) {
+    loops::Backward<false, kSelectNaN>(as, dys, dxs, m, false, step64);
+  };
+  constexpr bool kRefine = !kExactKernel<K>;
+  constexpr bool kUseInsn = kInsn && kRefine;
+  return sum ? Backward<H, kUseInsn, kRefine, true, kSelectNaN>(
+                   x, dy, dx, n, step, eval32, eval64)
+             : Backward<H, kUseInsn, kRefine, false, kSelectNaN>(
+                   x, dy, dx, n, step, eval32, eval64);
+}
+
+template <typename H, bool kInsn, template <typename> class K>
+ElementwiseOps<H> Ops16For() {
+  ElementwiseOps<H> ops;
+  ops.forward = &Forward16<H, kInsn, K>;
+  ops.backward = &Backward16<H, kInsn, K, false>;
+  if constexpr (K<float>::kFromOutput) {
+    ops.backward_from_output = &Backward16<H, kInsn, K, true>;
+  }
+  return ops;
+}
+
+// Whether this build may narrow bfloat16 with vcvtneps2bf16 on this CPU.
+inline bool UseBf16Instruction() {
+#if defined(__AVX512BF16__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+// Kernel K's ops on 16-bit storage H, for this build and CPU.
+template <typename H, template <typename> class K>
+ElementwiseOps<H> Ops16() {
+  return UseBf16Instruction() ? Ops16For<H, true, K>()
+                              : Ops16For<H, false, K>();
+}
+
+}  // namespace half_loops
+}  // namespace ACTD_ISA
+}  // namespace actd
+
+#endif  // ACTD_SERVER_CORE_HALF_LOOPS_H_
