@@ -161,11 +161,17 @@ inline Flags Suspect(const P& v) {
         _mm512_and_si512(_mm512_add_epi16(u, _mm512_set1_epi16(0x1002)),
                          _mm512_set1_epi16(0x1FFF)),
         _mm512_set1_epi16(4));
-    const __m512i a = _mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF));
+    // half_bits::SuspectF16Subnormal, 16 lanes at once.
+    const __m512 a = _mm512_abs_ps(v);
     const __mmask16 tiny =
-        _mm512_cmplt_epu32_mask(_mm512_sub_epi32(a, _mm512_set1_epi32(1)),
-                                _mm512_set1_epi32(0x387FFFFF));
-    return (near & 0x55555555u) | tiny;
+        _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p-14f), _CMP_LT_OQ);
+    const __m512 t = _mm512_mul_ps(a, _mm512_set1_ps(0x1p24f));
+    const __m512 f = _mm512_sub_ps(
+        t, _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+    const __mmask16 near_mid = _mm512_cmp_ps_mask(
+        _mm512_abs_ps(_mm512_sub_ps(f, _mm512_set1_ps(0.5f))),
+        _mm512_mul_ps(t, _mm512_set1_ps(0x1p-14f)), _CMP_LE_OQ);
+    return (near & 0x55555555u) | (tiny & near_mid);
   }
 }
 #else
