@@ -22,7 +22,9 @@
 #include "prometheus/exposer.h"
 #include "server/core/compute.h"
 #include "server/core/kernel_table.h"
+#include "server/http/http_server.h"
 #include "server/service/activation_service.h"
+#include "server/service/inference_service.h"
 #include "server/service/metrics.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/spdlog.h"
@@ -51,6 +53,7 @@ struct Flags {
   double keepalive_time = 60;
   double keepalive_timeout = 20;
   int metrics_port = 9090;
+  int http_port = 8000;
   std::string tls_cert, tls_key, tls_client_ca, auth_token_file;
 };
 
@@ -220,6 +223,9 @@ int main(int argc, char** argv) {
   AddFlag(app, "metrics_port", f.metrics_port,
           "Prometheus /metrics port (0 = off)")
       ->check(CLI::Range(0, 65535));
+  AddFlag(app, "http_port", f.http_port,
+          "Open Inference Protocol HTTP/REST port and explorer page (0 = off)")
+      ->check(CLI::Range(0, 65535));
   AddFlag(app, "tls_cert", f.tls_cert, "PEM server certificate (enables TLS)");
   AddFlag(app, "tls_key", f.tls_key, "PEM server private key");
   AddFlag(app, "tls_client_ca", f.tls_client_ca,
@@ -284,6 +290,7 @@ int main(int argc, char** argv) {
     options.metrics = metrics.get();
   }
   std::unique_ptr<grpc::Service> service = actd::NewActivationService(options);
+  std::unique_ptr<grpc::Service> inference = actd::NewInferenceService(options);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -314,17 +321,33 @@ int main(int argc, char** argv) {
   builder.SetSyncServerOption(
       grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
   builder.RegisterService(service.get());
+  builder.RegisterService(inference.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     spdlog::critical("cannot listen on {}", address);
     return 2;
   }
+  std::unique_ptr<actd::HttpServer> http;
+  if (f.http_port > 0) {
+    absl::StatusOr<std::unique_ptr<actd::HttpServer>> started =
+        actd::StartHttpServer(
+            {f.host, f.http_port, f.tls_cert, f.tls_key, f.tls_client_ca},
+            options);
+    if (!started.ok()) {
+      spdlog::critical("cannot serve HTTP on port {}: {}", f.http_port,
+                       started.status().ToString());
+      return 2;
+    }
+    http = *std::move(started);
+  }
   server->GetHealthCheckService()->SetServingStatus(true);
   spdlog::info(
-      "actd {} listening on {}:{} (isa {}, compute threads {}, metrics {}, tls "
-      "{})",
+      "actd {} listening on {}:{} (isa {}, compute threads {}, metrics {}, "
+      "http "
+      "{}, tls {})",
       options.version, f.host, port, options.isa, options.compute_threads,
       f.metrics_port > 0 ? std::to_string(f.metrics_port) : "off",
+      http ? std::to_string(http->port()) : "off",
       f.tls_cert.empty() ? "off" : (f.tls_client_ca.empty() ? "on" : "mutual"));
 
   int received = 0;
@@ -332,9 +355,11 @@ int main(int argc, char** argv) {
   spdlog::info("received {}, draining for up to {} s", strsignal(received),
                f.shutdown_grace);
   server->GetHealthCheckService()->SetServingStatus(false);
+  options.ready->store(false);
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(Millis(f.shutdown_grace)));
   server->Wait();
+  if (http) http->Stop();
   spdlog::info("stopped");
   // The metrics listener's orderly stop waits about a second for its poll loop;
   // the process is exiting, which closes the socket at once.
