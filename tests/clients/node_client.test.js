@@ -33,7 +33,7 @@ before(async () => {
   assert.ok(ACTD, 'set ACTD to the actd binary');
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort();
-    server = spawn(ACTD, ['--host', '127.0.0.1', '--port', String(port), '--metrics_port', '0'],
+    server = spawn(ACTD, ['--host', '127.0.0.1', '--port', String(port), '--metrics_port', '0', '--http_port', '0'],
       { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     server.stderr.on('data', (d) => { stderr += d; });

@@ -49,7 +49,7 @@ def start_server(*flags, token=None):
     for _ in range(3):
         port = free_port()
         proc = subprocess.Popen(
-            [ACTD, "--host", "127.0.0.1", "--port", str(port), "--metrics_port", "0"]
+            [ACTD, "--host", "127.0.0.1", "--port", str(port), "--metrics_port", "0", "--http_port", "0"]
             + list(flags), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         client = Client("127.0.0.1:%d" % port, timeout=10, token=token)
         deadline = time.monotonic() + 20

@@ -48,7 +48,7 @@ def start_server(*extra):
     """Starts actd on a free port; returns (process, target) once healthy."""
     port = free_port()
     proc = subprocess.Popen(
-        [ACTD, "--port", str(port), "--host", "127.0.0.1", "--metrics_port", "0",
+        [ACTD, "--port", str(port), "--host", "127.0.0.1", "--metrics_port", "0", "--http_port", "0",
          *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     target = f"127.0.0.1:{port}"
     deadline = time.monotonic() + 15
@@ -444,7 +444,7 @@ class AuthTlsTest(ActctlTestCase):
         port = free_port()
         proc = subprocess.Popen(
             [ACTD, "--port", str(port), "--host", "127.0.0.1", "--metrics_port",
-             "0", "--tls_cert", cert, "--tls_key", key],
+             "0", "--http_port", "0", "--tls_cert", cert, "--tls_key", key],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         target = f"localhost:{port}"
         try:

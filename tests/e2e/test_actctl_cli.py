@@ -49,7 +49,7 @@ class Server:
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [ACTD, "--port", str(self.port), "--host", "127.0.0.1",
-             "--metrics_port", "0", "--compute_threads", "2", *extra],
+             "--metrics_port", "0", "--http_port", "0", "--compute_threads", "2", *extra],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.target = "127.0.0.1:%d" % self.port
         deadline = time.monotonic() + 20
