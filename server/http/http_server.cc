@@ -2,6 +2,7 @@
 // authorize, parse, run through the shared admission and mapping, write.
 #include "server/http/http_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <thread>
@@ -91,6 +92,22 @@ json ActivationJson(absl::string_view name) {
   return it == all->end() ? json() : it->second;
 }
 
+// The request body, read through a content reader: unlike cpp-httplib's
+// default reading, that takes the body as it is whatever its Content-Type
+// (curl -d labels JSON as a form, which would be parsed and capped at 8 KiB).
+// The server's payload limit still applies.
+std::string ReadBody(const httplib::Request& req,
+                     const httplib::ContentReader& reader, int64_t limit) {
+  std::string body;
+  body.reserve(std::min<uint64_t>(
+      req.get_header_value<uint64_t>("Content-Length"), limit));
+  reader([&body](const char* data, size_t size) {
+    body.append(data, size);
+    return true;
+  });
+  return body;
+}
+
 class HttpServerImpl final : public HttpServer {
  public:
   HttpServerImpl(std::unique_ptr<httplib::Server> server,
@@ -143,7 +160,9 @@ class HttpServerImpl final : public HttpServer {
                               {"extensions", {"binary_tensor_data"}}});
                  });
     server_->Post("/v2/repository/index",
-                  [this](const httplib::Request& req, httplib::Response& res) {
+                  [this](const httplib::Request& req, httplib::Response& res,
+                         const httplib::ContentReader& reader) {
+                    (void)ReadBody(req, reader, 0);
                     if (!Authorized(req, res)) return;
                     json index = json::array();
                     for (const Activation* a : AllActivations()) {
@@ -165,10 +184,12 @@ class HttpServerImpl final : public HttpServer {
     });
     server_->Get(model, [this](const httplib::Request& req,
                                httplib::Response& res) { Metadata(req, res); });
-    server_->Post(model + "/infer",
-                  [this](const httplib::Request& req, httplib::Response& res) {
-                    Infer(req, res);
-                  });
+    server_->Post(
+        model + "/infer",
+        [this](const httplib::Request& req, httplib::Response& res,
+               const httplib::ContentReader& reader) {
+          Infer(req, ReadBody(req, reader, options_.max_message_bytes), res);
+        });
   }
 
   bool Authorized(const httplib::Request& req, httplib::Response& res) const {
@@ -189,7 +210,8 @@ class HttpServerImpl final : public HttpServer {
     WriteJson(res, 200, body);
   }
 
-  void Infer(const httplib::Request& req, httplib::Response& res) const;
+  void Infer(const httplib::Request& req, const std::string& body,
+             httplib::Response& res) const;
 
   std::unique_ptr<httplib::Server> server_;
   const ServiceOptions options_;
@@ -213,12 +235,13 @@ std::optional<size_t> HeaderLength(const httplib::Request& req,
 }
 
 void HttpServerImpl::Infer(const httplib::Request& req,
+                           const std::string& request_body,
                            httplib::Response& res) const {
   absl::Status parse_status;
   const std::optional<size_t> header_length = HeaderLength(req, &parse_status);
   absl::StatusOr<oip::HttpInferRequest> parsed =
       parse_status.ok()
-          ? oip::ParseInferRequest(req.body, header_length,
+          ? oip::ParseInferRequest(request_body, header_length,
                                    req.matches[1].str(), req.matches[2].str())
           : absl::StatusOr<oip::HttpInferRequest>(parse_status);
   CallEdge edge;
@@ -239,7 +262,7 @@ void HttpServerImpl::Infer(const httplib::Request& req,
   inference::ModelInferResponse response;
   oip::HttpBody body;
   absl::Status status = RunAdmitted(
-      options_, edge, facts, static_cast<int64_t>(req.body.size()),
+      options_, edge, facts, static_cast<int64_t>(request_body.size()),
       [&](const ComputeContext& compute) {
         if (!parsed.ok()) return parsed.status();
         return oip::EvaluateModelInfer(parsed->request, &response, options_,
