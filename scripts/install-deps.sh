@@ -16,15 +16,16 @@ build_pkgs=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libeigen3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
-  prometheus-cpp-dev
+  prometheus-cpp-dev libcpp-httplib-dev nlohmann-json3-dev
 )
 test_pkgs=(
   python3 python3-numpy python3-grpcio python3-grpc-tools python3-protobuf
   openssl curl ca-certificates
+  chromium chromium-driver python3-selenium
 )
 runtime_pkgs=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libspdlog1.10 libfmt9
-  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 ca-certificates
+  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcpp-httplib0.11 ca-certificates
 )
 
 case "$profile" in
