@@ -5,6 +5,7 @@
 // form and come out as null: use binary data for them).
 #include "server/http/oip_json.h"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -325,6 +326,10 @@ json ParameterJson(const InferParameter& p) {
     case InferParameter::kInt64Param:
       return p.int64_param();
     case InferParameter::kDoubleParam:
+      // As proto3 JSON writes them: JSON numbers have no infinities or NaN.
+      if (std::isinf(p.double_param()))
+        return p.double_param() > 0 ? "Infinity" : "-Infinity";
+      if (std::isnan(p.double_param())) return "NaN";
       return p.double_param();
     case InferParameter::kUint64Param:
       return p.uint64_param();
