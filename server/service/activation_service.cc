@@ -175,7 +175,7 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
     const CallFacts facts = Facts(request);
     CallTiming timing;
     absl::Status status = ToAbslStatus(Authorize(context));
-    const int inflight = inflight_.fetch_add(1) + 1;
+    const int inflight = options_.inflight->fetch_add(1) + 1;
     if (status.ok() && options_.max_inflight > 0 &&
         inflight > options_.max_inflight) {
       status = absl::ResourceExhaustedError(absl::StrCat(
@@ -198,7 +198,7 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
       status = evaluate(request, response, options_, call, &timing);
       if (options_.metrics) options_.metrics->inflight().Decrement();
     }
-    inflight_.fetch_sub(1);
+    options_.inflight->fetch_sub(1);
     if (!status.ok()) response->Clear();
     // Microseconds with three decimals: small calls take well under one.
     context->AddTrailingMetadata("actd-decode-us", Micros(timing.decode_ns));
@@ -236,7 +236,6 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
   }
 
   const ServiceOptions options_;
-  std::atomic<int> inflight_{0};
   std::atomic<uint64_t> request_counter_{0};
 };
 
