@@ -16,9 +16,10 @@ build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(LAUNCHER) $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Build and start the server on localhost:50051 in the foreground.
+# Build and start the server in the foreground: gRPC on every interface, port 50051, metrics on
+# 8002. Flags pass through: make run ARGS="--port 50052 --host 127.0.0.1".
 run: build
-	$(BUILD)/bin/actd --port 50051
+	$(BUILD)/bin/actd $(ARGS)
 
 # Build and run the whole test suite.
 test: build

@@ -3,18 +3,24 @@
 // reflection, TLS and metrics, serves until SIGINT/SIGTERM, then drains: health
 // turns NOT_SERVING, new calls are refused, in-flight calls get
 // --shutdown_grace seconds to finish before they are cancelled.
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
-#include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -23,10 +29,12 @@
 #include "server/core/compute.h"
 #include "server/core/kernel_table.h"
 #include "server/http/http_server.h"
+#include "server/logging.h"
+#include "server/options.h"
+#include "server/service/access_log.h"
 #include "server/service/activation_service.h"
 #include "server/service/inference_service.h"
 #include "server/service/metrics.h"
-#include "spdlog/pattern_formatter.h"
 #include "spdlog/spdlog.h"
 
 #ifndef ACTD_VERSION
@@ -34,41 +42,6 @@
 #endif
 
 namespace {
-
-struct Flags {
-  std::string host = "0.0.0.0";
-  int port = 50051;
-  int threads = 0;
-  int compute_threads = 0;
-  std::string isa = "auto";
-  std::string log_level = "info";
-  std::string log_format = "text";
-  bool access_log = false;
-  int64_t max_message_bytes = int64_t{256} << 20;
-  int64_t max_elements = int64_t{64} << 20;
-  int max_batch_items = 1024;
-  int max_inflight = 64;
-  double shutdown_grace = 20;
-  double max_connection_age = 300;
-  double keepalive_time = 60;
-  double keepalive_timeout = 20;
-  int metrics_port = 9090;
-  int http_port = 8000;
-  std::string tls_cert, tls_key, tls_client_ca, auth_token_file;
-};
-
-// Adds `--name` with its ACTD_NAME environment variable and default shown in
-// --help.
-template <typename T>
-CLI::Option* AddFlag(CLI::App& app, const std::string& name, T& value,
-                     const std::string& help) {
-  std::string env = "ACTD_" + name;
-  absl::AsciiStrToUpper(&env);
-  CLI::Option* option = std::is_same_v<T, bool>
-                            ? app.add_flag("--" + name, value, help)
-                            : app.add_option("--" + name, value, help);
-  return option->envname(env)->capture_default_str();
-}
 
 // CPUs this process may run on: the affinity mask, bounded by a cgroup v2 CPU
 // quota.
@@ -88,77 +61,64 @@ int CoresAvailable() {
   return cores;
 }
 
+// The whole file at `path`; throws naming `flag` when it cannot be read.
 std::string ReadFile(const std::string& path, const char* flag) {
   std::ifstream in(path);
-  if (!in) throw CLI::ValidationError(flag, "cannot read " + path);
+  if (!in)
+    throw std::invalid_argument(std::string(flag) + ": cannot read " + path);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
 }
 
-// %* in a log pattern: the message as the inside of a JSON string.
-class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
- public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&,
-              spdlog::memory_buf_t& dest) override {
-    for (char c : msg.payload) {
-      switch (c) {
-        case '"':
-          dest.append(std::string_view("\\\""));
-          break;
-        case '\\':
-          dest.append(std::string_view("\\\\"));
-          break;
-        case '\n':
-          dest.append(std::string_view("\\n"));
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            char hex[8];
-            snprintf(hex, sizeof(hex), "\\u%04x", c);
-            dest.append(std::string_view(hex));
-          } else {
-            dest.push_back(c);
-          }
-      }
-    }
-  }
-  std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<JsonEscapedMessage>();
-  }
-};
-
-void SetUpLogging(const Flags& f) {
-  spdlog::set_level(spdlog::level::from_str(f.log_level));
-  if (f.log_format == "json") {
-    auto formatter = std::make_unique<spdlog::pattern_formatter>(
-        spdlog::pattern_time_type::utc);
-    formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
-        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%*"})");
-    spdlog::set_formatter(std::move(formatter));
-  }
-}
-
-std::shared_ptr<grpc::ServerCredentials> Credentials(const Flags& f) {
+std::shared_ptr<grpc::ServerCredentials> Credentials(
+    const actd::ServerFlags& f) {
   if (f.tls_cert.empty() && f.tls_key.empty()) {
     if (!f.tls_client_ca.empty()) {
-      throw CLI::ValidationError("--tls_client_ca",
-                                 "needs --tls_cert and --tls_key");
+      throw std::invalid_argument(
+          "--tls-client-ca: needs --tls-cert and --tls-key");
     }
     return grpc::InsecureServerCredentials();
   }
   if (f.tls_cert.empty() || f.tls_key.empty()) {
-    throw CLI::ValidationError("--tls_cert/--tls_key", "give both or neither");
+    throw std::invalid_argument("--tls-cert/--tls-key: give both or neither");
   }
   grpc::SslServerCredentialsOptions tls;
   tls.pem_key_cert_pairs.push_back(
-      {ReadFile(f.tls_key, "--tls_key"), ReadFile(f.tls_cert, "--tls_cert")});
+      {ReadFile(f.tls_key, "--tls-key"), ReadFile(f.tls_cert, "--tls-cert")});
   if (!f.tls_client_ca.empty()) {
-    tls.pem_root_certs = ReadFile(f.tls_client_ca, "--tls_client_ca");
+    tls.pem_root_certs = ReadFile(f.tls_client_ca, "--tls-client-ca");
     tls.client_certificate_request =
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(tls);
+}
+
+// Why a TCP listener on host:port cannot be opened ("port 8002 is in use",
+// ...), or `fallback` when a trial bind succeeds.
+std::string BindProblem(const std::string& host, int port,
+                        const std::string& fallback) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) !=
+      0) {
+    return "cannot resolve " + host;
+  }
+  std::string problem = fallback;
+  const int fd = socket(found->ai_family, SOCK_STREAM, 0);
+  const int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  if (fd >= 0 && bind(fd, found->ai_addr, found->ai_addrlen) != 0) {
+    problem = errno == EADDRINUSE
+                  ? "port " + std::to_string(port) + " is in use"
+                  : std::string(strerror(errno));
+  }
+  if (fd >= 0) close(fd);
+  freeaddrinfo(found);
+  return problem;
 }
 
 int Millis(double seconds) { return static_cast<int>(seconds * 1000); }
@@ -166,94 +126,31 @@ int Millis(double seconds) { return static_cast<int>(seconds * 1000); }
 }  // namespace
 
 int main(int argc, char** argv) {
-  Flags f;
-  CLI::App app{
-      "actd: evaluates neural-network activation functions over gRPC.\n"
-      "Every flag can also be set through the environment variable shown."};
-  app.option_defaults()->always_capture_default();
-  AddFlag(app, "host", f.host, "address to listen on");
-  AddFlag(app, "port", f.port,
-          "gRPC port (0 = any free port, logged at startup)")
-      ->check(CLI::Range(0, 65535));
-  AddFlag(app, "threads", f.threads,
-          "maximum gRPC server threads (0 = gRPC's default)")
-      ->check(CLI::Range(0, 4096));
-  AddFlag(app, "compute_threads", f.compute_threads,
-          "threads for computation (0 = the cores this process may use, cgroup "
-          "quota "
-          "respected)")
-      ->check(CLI::Range(0, 4096));
-  AddFlag(app, "isa", f.isa,
-          "kernel instruction set: auto (the widest this CPU runs), baseline, "
-          "avx2 or avx512");
-  AddFlag(app, "log_level", f.log_level,
-          "trace, debug, info, warn, error or off")
-      ->check(
-          CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
-  AddFlag(app, "log_format", f.log_format, "text or json (one object per line)")
-      ->check(CLI::IsMember({"text", "json"}));
-  AddFlag(app, "access_log", f.access_log,
-          "log one line per request at info level");
-  AddFlag(app, "max_message_bytes", f.max_message_bytes,
-          "largest request or response message, in bytes")
-      ->check(CLI::Range(int64_t{1024}, int64_t{2047} << 20));
-  AddFlag(app, "max_elements", f.max_elements, "largest tensor, in elements")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
-  AddFlag(app, "max_batch_items", f.max_batch_items,
-          "most items in one BatchEvaluate")
-      ->check(CLI::Range(1, 1 << 20));
-  AddFlag(app, "max_inflight", f.max_inflight,
-          "most calls computing at once; more are refused with "
-          "RESOURCE_EXHAUSTED (0 = no "
-          "limit)")
-      ->check(CLI::Range(0, 1 << 20));
-  AddFlag(app, "shutdown_grace", f.shutdown_grace,
-          "seconds in-flight calls get to finish after SIGTERM")
-      ->check(CLI::Range(0.0, 3600.0));
-  AddFlag(app, "max_connection_age", f.max_connection_age,
-          "seconds before a connection is asked to go away, so clients "
-          "re-resolve (0 = never)")
-      ->check(CLI::Range(0.0, 1e6));
-  AddFlag(app, "keepalive_time", f.keepalive_time,
-          "seconds between keepalive pings")
-      ->check(CLI::Range(1.0, 1e6));
-  AddFlag(app, "keepalive_timeout", f.keepalive_timeout,
-          "seconds to wait for a keepalive ack")
-      ->check(CLI::Range(1.0, 1e6));
-  AddFlag(app, "metrics_port", f.metrics_port,
-          "Prometheus /metrics port (0 = off)")
-      ->check(CLI::Range(0, 65535));
-  AddFlag(app, "http_port", f.http_port,
-          "Open Inference Protocol HTTP/REST port and explorer page (0 = off)")
-      ->check(CLI::Range(0, 65535));
-  AddFlag(app, "tls_cert", f.tls_cert, "PEM server certificate (enables TLS)");
-  AddFlag(app, "tls_key", f.tls_key, "PEM server private key");
-  AddFlag(app, "tls_client_ca", f.tls_client_ca,
-          "PEM CA bundle; when set, clients must present a certificate it "
-          "signed (mTLS)");
-  AddFlag(app, "auth_token_file", f.auth_token_file,
-          "file holding a bearer token that ActivationService calls must send");
-
+  actd::ServerFlags f;
+  if (std::optional<int> exit_code =
+          actd::ParseServerFlags(argc, argv, ACTD_VERSION, &f)) {
+    return *exit_code;
+  }
   std::shared_ptr<grpc::ServerCredentials> credentials;
   actd::ServiceOptions options;
   try {
-    app.parse(argc, argv);
     credentials = Credentials(f);
     if (absl::Status s = actd::SelectIsa(f.isa); !s.ok()) {
-      throw CLI::ValidationError("--isa", std::string(s.message()));
+      throw std::invalid_argument("--isa: " + std::string(s.message()));
     }
     if (!f.auth_token_file.empty()) {
       options.auth_token = std::string(absl::StripAsciiWhitespace(
-          ReadFile(f.auth_token_file, "--auth_token_file")));
+          ReadFile(f.auth_token_file, "--auth-token-file")));
       if (options.auth_token.empty()) {
-        throw CLI::ValidationError("--auth_token_file",
-                                   "the file holds no token");
+        throw std::invalid_argument(
+            "--auth-token-file: the file holds no token");
       }
     }
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const std::invalid_argument& e) {
+    return actd::ConfigError(e.what());
   }
-  SetUpLogging(f);
+  actd::SetUpLogging(f.log_level, f.log_format);
+  actd::SetAccessLogJson(f.log_format == "json");
 
   // Signals are taken synchronously below; block them before any thread starts.
   sigset_t signals;
@@ -282,8 +179,13 @@ int main(int argc, char** argv) {
       exposer = std::make_unique<prometheus::Exposer>(
           f.host + ":" + std::to_string(f.metrics_port));
     } catch (const std::exception& e) {
-      spdlog::critical("cannot serve metrics on port {}: {}", f.metrics_port,
-                       e.what());
+      // The HTTP server's own message ("null context when constructing
+      // CivetServer") does not say why; a bind of our own does.
+      spdlog::critical(
+          "cannot serve metrics on {}:{}: {} (--metrics-port; 0 turns metrics "
+          "off)",
+          f.host, f.metrics_port,
+          BindProblem(f.host, f.metrics_port, e.what()));
       return 2;
     }
     exposer->RegisterCollectable(metrics->registry());
@@ -298,6 +200,10 @@ int main(int argc, char** argv) {
   int port = 0;
   const std::string address = f.host + ":" + std::to_string(f.port);
   builder.AddListeningPort(address, credentials, &port);
+  // gRPC sets SO_REUSEPORT by default, which lets a second actd (an old
+  // version left running) bind the same port and silently take half the
+  // calls. One server per port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(f.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(f.max_message_bytes));
   if (f.max_connection_age > 0) {
@@ -324,7 +230,10 @@ int main(int argc, char** argv) {
   builder.RegisterService(inference.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    spdlog::critical("cannot listen on {}", address);
+    // gRPC's own errors say why (a bad TLS key); a trial bind says it more
+    // plainly when the port is taken.
+    spdlog::critical("cannot listen on {}: {}", address,
+                     BindProblem(f.host, f.port, actd::GrpcErrors()));
     return 2;
   }
   std::unique_ptr<actd::HttpServer> http;
@@ -334,8 +243,10 @@ int main(int argc, char** argv) {
             {f.host, f.http_port, f.tls_cert, f.tls_key, f.tls_client_ca},
             options);
     if (!started.ok()) {
-      spdlog::critical("cannot serve HTTP on port {}: {}", f.http_port,
-                       started.status().ToString());
+      spdlog::critical(
+          "cannot serve HTTP on {}:{}: {} (--http-port; 0 turns HTTP off)",
+          f.host, f.http_port,
+          BindProblem(f.host, f.http_port, started.status().ToString()));
       return 2;
     }
     http = *std::move(started);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/service/access_log.h"
 #include "server/service/metrics.h"
 #include "spdlog/spdlog.h"
 
@@ -220,14 +221,16 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
                                bytes_in, bytes_out);
     }
     const uint64_t id = ++request_counter_;
-    const auto level =
-        options_.access_log ? spdlog::level::info : spdlog::level::debug;
-    spdlog::log(level,
-                "request id={} peer={} method={} activation={} dtype={} "
-                "elements={} code={} "
-                "latency_us={}",
-                id, context->peer(), method, facts.activation, facts.dtype,
-                facts.elements, code, static_cast<int64_t>(seconds * 1e6));
+    const std::string peer = context->peer();
+    LogAccess({.request_id = id,
+               .method = method,
+               .activation = facts.activation,
+               .dtype = facts.dtype,
+               .elements = facts.elements,
+               .code = code,
+               .duration_us = static_cast<int64_t>(seconds * 1e6),
+               .peer = peer},
+              options_.access_log);
     if (!status.ok() && status.code() != absl::StatusCode::kInvalidArgument &&
         status.code() != absl::StatusCode::kNotFound) {
       spdlog::warn("request id={} {} failed: {}", id, method,

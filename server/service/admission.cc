@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/service/access_log.h"
 #include "server/service/metrics.h"
 #include "spdlog/spdlog.h"
 
@@ -70,12 +71,17 @@ void Report(const ServiceOptions& options, const CallEdge& edge,
         seconds, status.ok() ? facts.elements : 0, bytes_in, bytes_out);
   }
   const uint64_t id = ++request_counter;
-  spdlog::log(options.access_log ? spdlog::level::info : spdlog::level::debug,
-              "request id={} peer={} method={} activation={} dtype={} "
-              "elements={} code={} latency_us={} protocol={}",
-              id, edge.peer, std::string(edge.method), facts.activation,
-              facts.dtype, facts.elements, code,
-              static_cast<int64_t>(seconds * 1e6), std::string(edge.protocol));
+  LogAccess(
+      {.request_id = id,
+       .protocol = std::string_view(edge.protocol.data(), edge.protocol.size()),
+       .method = std::string_view(edge.method.data(), edge.method.size()),
+       .activation = facts.activation,
+       .dtype = facts.dtype,
+       .elements = facts.elements,
+       .code = code,
+       .duration_us = static_cast<int64_t>(seconds * 1e6),
+       .peer = edge.peer},
+      options.access_log);
   if (!status.ok() && status.code() != absl::StatusCode::kInvalidArgument &&
       status.code() != absl::StatusCode::kNotFound) {
     spdlog::warn("request id={} {} failed: {}", id, std::string(edge.method),

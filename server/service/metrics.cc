@@ -1,6 +1,8 @@
 // Metric families and their recording.
 #include "server/service/metrics.h"
 
+#include "server/core/activation.h"
+
 namespace actd {
 
 Metrics::Metrics(const std::string& version, const std::string& isa)
@@ -50,7 +52,12 @@ void Metrics::Record(absl::string_view protocol, absl::string_view method,
                      absl::string_view activation, absl::string_view dtype,
                      absl::string_view code, double seconds, int64_t elements,
                      int64_t bytes_in, int64_t bytes_out) {
-  const std::string m(method), a(activation), p(protocol);
+  // The activation label comes from the client: a name the server does not
+  // serve would add a series per distinct string, without bound.
+  const std::string m(method), p(protocol),
+      a(activation.empty() || FindActivation(activation) != nullptr
+            ? activation
+            : "unknown");
   requests_
       ->Add({{"protocol", p},
              {"method", m},

@@ -14,7 +14,7 @@ import YAML from "yaml";
 
 const repo = path.resolve(process.env.ACTD_REPO ?? path.join(import.meta.dirname, "../.."));
 const kGrpcPort = 50051;
-const kMetricsPort = 9090;
+const kMetricsPort = 8002;
 const kHttpPort = 8000;
 const kUser = 65532;
 
@@ -174,7 +174,7 @@ for (const overlay of ["dev", "prod"]) {
       }
     });
 
-    test("Prometheus scrapes /metrics on 9090", () => {
+    test("Prometheus scrapes /metrics on 8002", () => {
       const a = pod.metadata.annotations;
       assert.equal(a["prometheus.io/scrape"], "true");
       assert.equal(a["prometheus.io/port"], String(kMetricsPort));
@@ -205,7 +205,7 @@ for (const overlay of ["dev", "prod"]) {
       assert.ok(pdb.spec.maxUnavailable === 1 || pdb.spec.minAvailable !== undefined);
     });
 
-    test("NetworkPolicy admits only 50051 and 9090", () => {
+    test("NetworkPolicy admits only 50051 and 8002", () => {
       const np = only(objects, "NetworkPolicy");
       assert.ok(selects(np.spec.podSelector.matchLabels, podLabels));
       assert.ok(np.spec.policyTypes.includes("Ingress"));

@@ -17,13 +17,16 @@ import numpy as np
 import actd_harness as h
 from actd_harness import grpc
 
-ALL_FLAGS = [
-    "host", "port", "threads", "compute_threads", "isa", "log_level",
-    "log_format", "access_log", "max_message_bytes", "max_elements",
-    "max_batch_items", "max_inflight", "shutdown_grace", "max_connection_age",
-    "keepalive_time", "keepalive_timeout", "metrics_port", "tls_cert",
-    "tls_key", "tls_client_ca", "auth_token_file",
-]
+# --help's groups and the flags in each, in kebab-case.
+GROUPS = {
+    "Network": ["host", "port", "metrics-port", "threads", "max-connection-age",
+                "keepalive-time", "keepalive-timeout", "shutdown-grace"],
+    "Limits": ["max-message-bytes", "max-elements", "max-batch-items",
+               "max-inflight"],
+    "Compute": ["compute-threads", "isa"],
+    "Observability": ["log-level", "log-format", "access-log"],
+    "Security": ["tls-cert", "tls-key", "tls-client-ca", "auth-token-file"],
+}
 
 HELP_HINT = "Run with --help for more information."
 
@@ -76,7 +79,7 @@ class ConfigTest(h.ActdTestCase):
             stub.Forward(h.forward_request("relu", np.ones(4, np.float32)), timeout=5)
         lines = server.log().splitlines()
         records = [json.loads(line) for line in lines]  # every line is JSON
-        access = [r for r in records if r["msg"].startswith("request id=")]
+        access = [r for r in records if r["msg"] == "request"]
         self.assertEqual(len(access), 3, lines)
 
     def test_log_level_from_env(self):
@@ -102,24 +105,49 @@ class ConfigTest(h.ActdTestCase):
     def test_env_values_are_validated(self):
         # Flags whose effect is not visible from outside still come from the
         # environment: a bad value there is refused under the flag's name.
+        # A value the parser refuses is named by its variable; one that is
+        # checked after parsing (files, the ISA) by its flag.
         cases = {
-            "ACTD_THREADS": ("-1", "--threads"),
-            "ACTD_KEEPALIVE_TIME": ("0", "--keepalive_time"),
-            "ACTD_KEEPALIVE_TIMEOUT": ("0.5", "--keepalive_timeout"),
-            "ACTD_MAX_CONNECTION_AGE": ("-1", "--max_connection_age"),
-            "ACTD_TLS_CLIENT_CA": ("/etc/hostname", "--tls_client_ca"),
-            "ACTD_TLS_KEY": ("/etc/hostname", "--tls_cert/--tls_key"),
-            "ACTD_AUTH_TOKEN_FILE": ("/nonexistent/token", "--auth_token_file"),
-            "ACTD_PORT": ("70000", "--port"),
+            "ACTD_THREADS": ("-1", "ACTD_THREADS=-1: --threads"),
+            "ACTD_KEEPALIVE_TIME": ("0", "ACTD_KEEPALIVE_TIME=0: --keepalive-time"),
+            "ACTD_KEEPALIVE_TIMEOUT": ("0.5", "ACTD_KEEPALIVE_TIMEOUT=0.5: --keepalive-timeout"),
+            "ACTD_MAX_CONNECTION_AGE": ("-1", "ACTD_MAX_CONNECTION_AGE=-1: --max-connection-age"),
+            "ACTD_TLS_CLIENT_CA": ("/etc/hostname", "--tls-client-ca"),
+            "ACTD_TLS_KEY": ("/etc/hostname", "--tls-cert/--tls-key"),
+            "ACTD_AUTH_TOKEN_FILE": ("/nonexistent/token", "--auth-token-file"),
+            "ACTD_PORT": ("70000", "ACTD_PORT=70000: --port"),
             "ACTD_ISA": ("sse9", "--isa"),
+            "ACTD_ACCESS_LOG": ("maybe", "ACTD_ACCESS_LOG=maybe"),
         }
-        for var, (value, flag) in cases.items():
+        for var, (value, expected) in cases.items():
             with self.subTest(var=var):
                 rc, out, err, seconds = self.run_actd(
                     ["--metrics_port", "0"], env=h.clean_env(**{var: value}))
                 self.assertEqual(rc, 2, (out, err))
                 self.assertLess(seconds, 3)
-                self.assertIn(flag, self.diagnostic(err))
+                self.assertIn(expected, self.diagnostic(err))
+
+    def test_kubernetes_service_variable_is_named(self):
+        # Kubernetes sets ACTD_PORT=tcp://... for a Service named actd.
+        rc, out, err, _ = self.run_actd(
+            [], env=h.clean_env(ACTD_PORT="tcp://10.0.0.1:50051"))
+        self.assertEqual(rc, 2, (out, err))
+        line = self.diagnostic(err)
+        self.assertTrue(line.startswith("ACTD_PORT=tcp://10.0.0.1:50051: --port"), line)
+        self.assertIn("enableServiceLinks: false", line)
+
+    def test_kebab_and_snake_case_flags(self):
+        server = self.start("--max-elements", 2000, "--max_inflight", 9,
+                            "--max-batch-items=5", "--compute_threads=1")
+        info = self.info(server)
+        self.assertEqual((info.max_elements, info.max_inflight,
+                          info.max_batch_items, info.compute_threads), (2000, 9, 5, 1))
+
+    def test_version(self):
+        rc, out, err, seconds = self.run_actd(["--version"])
+        self.assertEqual(rc, 0, err)
+        self.assertLess(seconds, 3)
+        self.assertRegex(out.strip(), r"^actd \d+\.\d+\.\d+$")
 
     def test_flag_wins_over_env(self):
         env_port, flag_port = h.free_ports(2)
@@ -144,14 +172,14 @@ class ConfigTest(h.ActdTestCase):
     def test_bad_config_exits_2(self):
         cases = [
             (["--port", "70000"], "--port", "70000"),
-            (["--log_level", "loud"], "--log_level", "loud"),
-            (["--log_format", "xml"], "--log_format", "xml"),
-            (["--tls_cert", "/etc/hostname"], "--tls_cert", "--tls_key"),
-            (["--auth_token_file", "/nonexistent/token"], "--auth_token_file",
+            (["--log_level", "loud"], "--log-level", "loud"),
+            (["--log-format", "xml"], "--log-format", "xml"),
+            (["--tls_cert", "/etc/hostname"], "--tls-cert", "--tls-key"),
+            (["--auth-token-file", "/nonexistent/token"], "--auth-token-file",
              "/nonexistent/token"),
-            (["--no_such_flag"], "--no_such_flag", "--no_such_flag"),
-            (["--max_elements", "0"], "--max_elements", "0"),
-            (["--max_message_bytes", "10"], "--max_message_bytes", "10"),
+            (["--no-such-flag"], "--no-such-flag", "--no-such-flag"),
+            (["--max_elements", "0"], "--max-elements", "0"),
+            (["--max-message-bytes", "10"], "--max-message-bytes", "10"),
         ]
         for args, flag, detail in cases:
             with self.subTest(args=args):
@@ -171,7 +199,7 @@ class ConfigTest(h.ActdTestCase):
             rc, out, err, _ = self.run_actd(["--auth_token_file", f.name,
                                              "--metrics_port", "0"])
         self.assertEqual(rc, 2, (out, err))
-        self.assertIn("--auth_token_file", self.diagnostic(err))
+        self.assertIn("--auth-token-file", self.diagnostic(err))
 
     def test_port_in_use_exits_2(self):
         taken = socket.socket()
@@ -185,16 +213,36 @@ class ConfigTest(h.ActdTestCase):
                 rc, out, err, seconds = self.run_actd(["--host", "127.0.0.1"] + args)
                 self.assertEqual(rc, 2, (out, err))
                 self.assertLess(seconds, 3)
-                self.assertIn(str(port), out + err)
+                self.assertIn("port %d is in use" % port, out + err)
+
+    def test_second_server_on_a_port_exits_2(self):
+        # gRPC's SO_REUSEPORT would let both listen and split the calls.
+        first = self.start()
+        rc, out, err, seconds = self.run_actd(
+            ["--host", "127.0.0.1", "--port", first.port, "--metrics_port", 0])
+        self.assertEqual(rc, 2, (out, err))
+        self.assertLess(seconds, 3)
+        self.assertIn("cannot listen on 127.0.0.1:%d: port %d is in use" %
+                      (first.port, first.port), out + err)
+        info = first.stub().GetServerInfo(h.pb.GetServerInfoRequest(), timeout=5)
+        self.assertTrue(info.version)
 
     def test_help(self):
         rc, out, err, seconds = self.run_actd(["--help"])
         self.assertEqual(rc, 0, err)
         self.assertLess(seconds, 3)
-        for flag in ALL_FLAGS:
-            with self.subTest(flag=flag):
-                self.assertRegex(
-                    out, r"(?m)^\s+--%s\b.*\(Env:ACTD_%s\)" % (flag, flag.upper()))
+        self.assertIn("--max_elements works too", out)
+        # Each group's heading, then its flags with their variables.
+        sections = re.split(r"(?m)^(\w+):$", out)
+        groups = dict(zip(sections[1::2], sections[2::2]))
+        for group, flags in GROUPS.items():
+            for flag in flags:
+                with self.subTest(flag=flag):
+                    self.assertRegex(groups.get(group, ""),
+                                     r"(?m)^\s+--%s\b.*\(Env:ACTD_%s\)" %
+                                     (flag, flag.upper().replace("-", "_")))
+        # Prometheus' own port is 9090: actd's default must not collide with it.
+        self.assertRegex(groups["Network"], r"--metrics-port INT.*=8002 ")
 
 
 if __name__ == "__main__":

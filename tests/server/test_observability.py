@@ -44,8 +44,9 @@ class ObservabilityTest(h.ActdTestCase):
                                   activation="relu", dtype="float32", code="OK"), 3)
         self.assertEqual(h.metric(s, "actd_requests_total", method="Backward",
                                   activation="sigmoid", dtype="float64", code="OK"), 1)
+        # Names the server does not serve share one label value.
         self.assertEqual(h.metric(s, "actd_requests_total", method="Forward",
-                                  activation="no_such_activation", dtype="float32",
+                                  activation="unknown", dtype="float32",
                                   code=bad_code), 2)
         self.assertEqual(sum(v for n, _, v in s if n == "actd_requests_total"), 6)
         self.assertEqual(h.metric(s, "actd_request_duration_seconds_count",
@@ -65,6 +66,30 @@ class ObservabilityTest(h.ActdTestCase):
         self.assertIn("# TYPE actd_request_duration_seconds histogram", text)
         self.assertIn("# TYPE actd_requests_total counter", text)
 
+    def test_unknown_names_share_one_series(self):
+        # Each name a client makes up must not become a series of its own:
+        # that would grow the server's memory and Prometheus' without bound.
+        server = self.start()
+        stub = server.stub()
+        stub.Forward(h.forward_request("relu", np.ones(2, np.float32)), timeout=5)
+        before = len(server.metrics())
+        for i in range(20):
+            self.assertRpcError(
+                grpc.StatusCode.NOT_FOUND, stub.Forward,
+                h.forward_request("made_up_%d" % i, np.ones(2, np.float32)), timeout=5)
+        s = server.metrics()
+        labels = {dict(l).get("activation") for n, l, _ in s
+                  if n == "actd_requests_total"}
+        self.assertEqual(labels, {"relu", "unknown"})
+        self.assertEqual(h.metric(s, "actd_requests_total", method="Forward",
+                                  activation="unknown", dtype="float32",
+                                  code="NOT_FOUND"), 20)
+        # One new requests series, one new latency histogram (its buckets,
+        # sum and count): the same growth for 20 names as for one.
+        buckets = sum(1 for n, l, _ in s if n == "actd_request_duration_seconds_bucket"
+                      and dict(l).get("activation") == "relu")
+        self.assertEqual(len(s) - before, 1 + buckets + 2)
+
     def test_metrics_port_zero_means_no_listener(self):
         server = self.start(metrics_port=0)
         self.assertEqual(h.listening_ports(server.pid), {server.port})
@@ -74,7 +99,7 @@ class ObservabilityTest(h.ActdTestCase):
                          {with_metrics.port, with_metrics.metrics_port})
 
     def access_lines(self, log):
-        return [l for l in log.splitlines() if re.search(r"request id=\d+ peer=", l)]
+        return [l for l in log.splitlines() if re.search(r"request id=\d+ protocol=", l)]
 
     def test_access_log_line_per_request(self):
         server = self.start("--access_log", "--max_elements", 100)
@@ -86,9 +111,9 @@ class ObservabilityTest(h.ActdTestCase):
                             timeout=5)
         lines = self.access_lines(server.log())
         self.assertEqual(len(lines), 3, server.log())
-        pattern = (r"\[info\] request id=(\d+) peer=ipv4:127\.0\.0\.1:\d+ "
+        pattern = (r"\[info\] request id=(\d+) protocol=native "
                    r"method=Forward activation=(\w+) dtype=(\w+) elements=(\d+) "
-                   r"code=(\w+) latency_us=\d+$")
+                   r"code=(\w+) duration_us=\d+ peer=ipv4:127\.0\.0\.1:\d+$")
         fields = [re.search(pattern, l) for l in lines]
         self.assertTrue(all(fields), lines)
         self.assertEqual(sorted(int(m.group(1)) for m in fields), [1, 2, 3])
@@ -112,13 +137,25 @@ class ObservabilityTest(h.ActdTestCase):
                 input=h.raw_tensor(np.ones(2, np.float32))), timeout=5)
         lines = server.log().splitlines()
         self.assertGreaterEqual(len(lines), 3)
-        records = [json.loads(l) for l in lines]
+        records = [json.loads(l) for l in lines]  # every line, gRPC's too
+        access = [r for r in records if r["msg"] == "request"]
         for r in records:
-            self.assertEqual(set(r), {"time", "level", "msg"})
             self.assertRegex(r["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-        access = [r["msg"] for r in records if r["msg"].startswith("request id=")]
+            if r not in access:
+                self.assertEqual(set(r), {"time", "level", "msg"})
+        # The access log's fields are JSON fields, typed.
         self.assertEqual(len(access), 2, lines)
-        self.assertIn('activation=quo"te\\name', access[1])
+        for r in access:
+            self.assertEqual(set(r), {"time", "level", "msg", "request_id", "protocol",
+                                      "method", "activation", "dtype", "elements",
+                                      "code", "duration_us", "peer"})
+            self.assertIsInstance(r["duration_us"], int)
+            self.assertRegex(r["peer"], r"^ipv4:127\.0\.0\.1:\d+$")
+        self.assertEqual(
+            [(r["request_id"], r["protocol"], r["method"], r["activation"],
+              r["dtype"], r["elements"], r["code"]) for r in access],
+            [(1, "native", "Forward", "relu", "float32", 3, "OK"),
+             (2, "native", "Forward", 'quo"te\\name', "float32", 2, "NOT_FOUND")])
 
     def test_forward_timing_trailers(self):
         server = self.start()

@@ -3,6 +3,7 @@ trusting the CA connects, a plaintext client cannot, and with
 --tls_client_ca only clients holding a certificate the CA signed get in.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -93,6 +94,20 @@ class TlsTest(h.ActdTestCase):
         server = self.start(env=env, credentials=self.creds())
         self.forward(server, self.creds())
         self.refused(server, None)
+
+    def test_key_not_matching_certificate_says_why(self):
+        # The cause comes from gRPC's own log, which goes through actd's
+        # logger: in JSON mode every line is JSON, the cause included.
+        rc, out, err, seconds = self.run_actd(
+            ["--port", 0, "--metrics_port", 0, "--log_format", "json",
+             "--tls_cert", self.path("server.pem"),
+             "--tls_key", self.path("stranger.key")])
+        self.assertEqual(rc, 2, (out, err))
+        self.assertLess(seconds, 5)
+        records = [json.loads(l) for l in (out + err).splitlines()]
+        fatal = [r["msg"] for r in records if r["level"] == "critical"]
+        self.assertEqual(len(fatal), 1, records)
+        self.assertRegex(fatal[0], r"^cannot listen on 0\.0\.0\.0:0: Invalid private key\.")
 
     def test_mutual_tls(self):
         server = self.start("--tls_cert", self.path("server.pem"),
