@@ -207,7 +207,9 @@ TEST(OipJson, BinaryAndJsonInputsBecomeRawContents) {
                   .ok());
   const HttpBody body = WriteInferResponse(response, *parsed);
   ASSERT_TRUE(body.header_length.has_value());
-  EXPECT_EQ(body.body.substr(*body.header_length), Bytes<float>({0.01f, 0.02f, 3})  // slope alpha for x <= 0);
+  // The slope is alpha for x <= 0.
+  EXPECT_EQ(body.body.substr(*body.header_length),
+            Bytes<float>({0.01f, 0.02f, 3}));
   const auto json =
       nlohmann::json::parse(body.body.substr(0, *body.header_length));
   EXPECT_EQ(json["id"], "q");
