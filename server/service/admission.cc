@@ -49,6 +49,10 @@ absl::Status Admit(const ServiceOptions& options, const CallEdge& edge,
       !s.ok()) {
     return s;
   }
+  if (options.ready && !options.ready->load()) {
+    return absl::UnavailableError(
+        "the server is shutting down; send the call to another replica");
+  }
   if (slot.over()) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "server busy: ", options.max_inflight,

@@ -195,6 +195,7 @@ describe("deploy/kserve", () => {
     assert.equal(Number(env.ACTD_HTTP_PORT), kHttpPort);
     assert.equal(Number(env.ACTD_PORT), kGrpcPort);
     assert.equal(env.ACTD_HOST, "0.0.0.0");
+    assert.equal(env.ACTD_METRICS_PORT, runtime.metadata.annotations["prometheus.kserve.io/port"]);
     assert.equal(container.name, "kserve-container");
   });
 
