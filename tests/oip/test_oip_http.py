@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import unittest
 
 import numpy as np
@@ -232,6 +233,34 @@ class OipHttpTest(h.ActdTestCase):
                                   dtype="float64", code="OK"), 2)
         self.assertEqual(h.metric(s, "actd_requests_total", protocol="oip-http",
                                   method="ModelInfer", code="UNAUTHENTICATED"), 2)
+
+    def test_drain_turns_ready_off_and_refuses_new_calls(self):
+        # A Maxout in affine form keeps the server busy for about a second, so
+        # the drain lasts that long after SIGTERM.
+        server, curl = self.start_http("--shutdown-grace", 15, "--compute-threads", 1)
+        rng = np.random.default_rng(7)
+        x = rng.standard_normal((2048, 1024)).astype(np.float32)
+        w = rng.standard_normal((2048, 1024)).astype(np.float32)
+        case = c.Case("maxout", x, {"pieces": 2}, {"weight": w}, None)
+        import threading
+        result = {}
+        worker = threading.Thread(target=lambda: result.update(
+            y=c.native(server.stub(options=h.BIG_CHANNEL), case, False)))
+        worker.start()
+        server.wait_inflight(1)
+        server.signal()
+        end = time.monotonic() + 5
+        while curl.json("GET", "/v2/health/ready")[0] != 503 and time.monotonic() < end:
+            time.sleep(0.02)
+        self.assertEqual(curl.json("GET", "/v2/health/ready"), (503, {"ready": False}))
+        self.assertEqual(curl.json("GET", "/v2/health/live"), (200, {"live": True}))
+        status, reply = curl.json("POST", "/v2/models/relu/infer", {"inputs": [
+            {"name": "x", "datatype": "FP32", "shape": [1], "data": [1]}]})
+        self.assertEqual((status, reply), (503, {"error": "the server is shutting down; "
+                                                          "send the call to another replica"}))
+        worker.join(30)
+        self.assertEqual(result["y"]["y"].shape, (2048, 1024))
+        self.assertEqual(server.wait_exit(20), 0)
 
 
 if __name__ == "__main__":
