@@ -7,6 +7,7 @@
 #include <charconv>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "httplib.h"
@@ -247,7 +248,11 @@ void HttpServerImpl::Infer(const httplib::Request& req,
   CallEdge edge;
   edge.protocol = "oip-http";
   edge.method = "ModelInfer";
-  edge.peer = absl::StrCat("ipv4:", req.remote_addr, ":", req.remote_port);
+  // As gRPC spells peers: "ipv4:127.0.0.1:5000", "ipv6:[::1]:5000".
+  edge.peer =
+      absl::StrContains(req.remote_addr, ':')
+          ? absl::StrCat("ipv6:[", req.remote_addr, "]:", req.remote_port)
+          : absl::StrCat("ipv4:", req.remote_addr, ":", req.remote_port);
   edge.authorization = Authorization(req);
   if (parsed.ok() && parsed->timeout_us.has_value()) {
     edge.deadline = std::chrono::system_clock::now() +
