@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # Rebuilds reuse earlier compilations when ccache is installed (optional).
 LAUNCHER := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
-.PHONY: all deps build run test asan bench format clean
+.PHONY: all deps build run test asan fuzz bench format clean
 
 all: build
 
@@ -31,6 +31,15 @@ asan: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ctest --output-on-failure -j $(JOBS)
 
+# libFuzzer (clang) under ASan+UBSan: every target for FUZZ_SECONDS each, from the committed seeds.
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash scripts/install-deps.sh fuzz
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DACTD_FUZZ=ON -DACTD_BUILD_BENCH=OFF $(LAUNCHER)
+	cmake --build build-fuzz -j $(JOBS) --target fuzzers
+	bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
 bench: build
 	$(BUILD)/bin/actbench --benchmark_min_time=0.2
 
@@ -38,4 +47,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

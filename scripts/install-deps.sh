@@ -3,10 +3,11 @@
 # Idempotent: packages already present are skipped, and apt-get update runs only when
 # something is missing. This is the single dependency list for the README, CI and Dockerfile.
 #
-# Usage: scripts/install-deps.sh [build|runtime|test]
+# Usage: scripts/install-deps.sh [build|runtime|test|fuzz]
 #   build   (default) compilers, libraries and headers to build actd and actctl
 #   test    build + what the test suite uses (numpy, grpcio, node, openssl, ...)
 #   runtime the shared libraries the binaries need, nothing else (for slim images)
+#   fuzz    build + clang and libFuzzer (make fuzz)
 set -euo pipefail
 
 profile="${1:-build}"
@@ -22,7 +23,9 @@ test_pkgs=(
   python3 python3-numpy python3-grpcio python3-grpc-tools python3-protobuf
   openssl curl ca-certificates
   chromium chromium-driver python3-selenium
+  libclang-rt-14-dev
 )
+fuzz_pkgs=(clang libclang-rt-14-dev libfuzzer-14-dev)
 runtime_pkgs=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libspdlog1.10 libfmt9
   libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcpp-httplib0.11 ca-certificates
@@ -32,7 +35,8 @@ case "$profile" in
   build) pkgs=("${build_pkgs[@]}") ;;
   test) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
   runtime) pkgs=("${runtime_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|runtime|test]" >&2; exit 2 ;;
+  fuzz) pkgs=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|runtime|test|fuzz]" >&2; exit 2 ;;
 esac
 
 # Node.js may come from another packaging that bundles npm; take Debian's only when absent.
