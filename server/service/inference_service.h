@@ -17,6 +17,8 @@ namespace actd {
 // ServerReady and ModelReady stay open; ServerMetadata, ModelMetadata and
 // ModelInfer need the bearer token when options.auth_token is set.
 // ServerReady and ModelReady answer false once *options.ready is false.
+// ModelInfer computes on the thread gRPC runs its handler on, with the shared
+// compute pool, as the native handlers do.
 std::unique_ptr<inference::GRPCInferenceService::CallbackService>
 NewInferenceService(ServiceOptions options);
 
