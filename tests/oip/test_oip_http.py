@@ -237,7 +237,7 @@ class OipHttpTest(h.ActdTestCase):
     def test_drain_turns_ready_off_and_refuses_new_calls(self):
         # A Maxout in affine form keeps the server busy for about a second, so
         # the drain lasts that long after SIGTERM.
-        server, curl = self.start_http("--shutdown-grace", 15, "--compute-threads", 1)
+        server, curl = self.start_http("--shutdown-grace", 5, "--compute-threads", 1)
         rng = np.random.default_rng(7)
         x = rng.standard_normal((2048, 1024)).astype(np.float32)
         w = rng.standard_normal((2048, 1024)).astype(np.float32)
