@@ -10,7 +10,8 @@
 // throughput divided by oneDNN's (median of 21 passes each, timed
 // alternately). Variants oneDNN lacks report `vs_<relative>` the same way
 // against their nearest relative here (selu against elu, prelu against
-// leaky_relu, gelu_sigmoid against swish, identity against relu).
+// leaky_relu, gelu_sigmoid against swish, identity against relu), and gelu's
+// float64 one-worker benchmarks `vs_mish` against mish's.
 //
 // Extra flag: --isa=auto|baseline|avx2|avx512 (before Google Benchmark's own
 // flags).
@@ -82,6 +83,8 @@ struct Variant {
   const char* onednn = nullptr;         // oneDNN's counterpart, if it has one
   // For a variant oneDNN lacks: the variant here it is measured against.
   const char* relative = nullptr;
+  // The variant its float64 one-worker benchmarks are paired with, if any.
+  const char* f64_relative = nullptr;
 };
 
 std::vector<Variant> Variants() {
@@ -96,7 +99,7 @@ std::vector<Variant> Variants() {
       {"selu", "selu", {}, {}, nullptr, "elu"},
       {"sigmoid", "sigmoid", {}, {}, "sigmoid"},
       {"tanh", "tanh", {}, {}, "tanh"},
-      {"gelu", "gelu", {}, {}, "gelu_erf"},
+      {"gelu", "gelu", {}, {}, "gelu_erf", nullptr, "mish"},
       {"gelu_tanh",
        "gelu",
        {{"approximate", std::string("tanh")}},
@@ -279,6 +282,11 @@ void RunActivation(benchmark::State& state, const Variant& v, Direction dir,
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * n);
+  if (sizeof(T) == 8 && workers == 1 && v.f64_relative) {
+    Case<T> theirs(FindVariant(v.f64_relative), dir, n, workers);
+    state.counters[std::string("vs_") + v.f64_relative] =
+        PairedRatio([&] { ours.Run(); }, [&] { theirs.Run(); });
+  }
   if (sizeof(T) != 4 || workers != 1) return;
   auto run_ours = [&] { ours.Run(); };
   if (v.relative) {

@@ -21,6 +21,7 @@ build_pkgs=(
 )
 test_pkgs=(
   python3 python3-numpy python3-grpcio python3-grpc-tools python3-protobuf
+  python3-pip python3-setuptools python3-venv python3-torch
   openssl curl ca-certificates
   chromium chromium-driver python3-selenium
   libclang-rt-14-dev
