@@ -36,15 +36,17 @@ RUN bash /tmp/install-deps.sh runtime \
         --shell /usr/sbin/nologin actd
 COPY --from=build /src/build/bin/actd /src/build/bin/actctl /usr/local/bin/
 
-# Container defaults: listen on every interface of the pod, metrics on 8002, one JSON object per
-# log line. Each may be overridden by the environment or by arguments.
+# Container defaults: listen on every interface of the pod, the Open Inference Protocol's HTTP on
+# 8000, metrics on 8002, one JSON object per log line. Each may be overridden by the environment or
+# by arguments.
 ENV ACTD_HOST=0.0.0.0 \
     ACTD_PORT=50051 \
+    ACTD_HTTP_PORT=8000 \
     ACTD_METRICS_PORT=8002 \
     ACTD_LOG_FORMAT=json
 USER 65532:65532
 WORKDIR /
-EXPOSE 50051 8002
+EXPOSE 50051 8000 8002
 ENTRYPOINT ["actd"]
 
 # VERSION is the project version in CMakeLists.txt (the smoke test checks they agree); SOURCE and

@@ -271,7 +271,7 @@ port="$(free_port)"
 metrics_port="$(free_port)"
 while [ "$metrics_port" = "$port" ]; do metrics_port="$(free_port)"; done
 buildah run --isolation chroot --network host --user 65532 "$runner" -- \
-    actd --host 127.0.0.1 --port "$port" --metrics_port "$metrics_port" --shutdown_grace 5 \
+    actd --host 127.0.0.1 --port "$port" --metrics_port "$metrics_port" --http_port 0 --shutdown_grace 5 \
     >"$workdir/actd.log" 2>&1 &
 server_pid=$!
 log "actd starting on 127.0.0.1:$port (metrics $metrics_port), buildah run pid $server_pid"

@@ -26,11 +26,13 @@
 #include "prometheus/exposer.h"
 #include "server/core/compute.h"
 #include "server/core/kernel_table.h"
+#include "server/http/http_server.h"
 #include "server/logging.h"
 #include "server/options.h"
 #include "server/server.h"
 #include "server/service/access_log.h"
 #include "server/service/activation_service.h"
+#include "server/service/inference_service.h"
 #include "server/service/metrics.h"
 #include "spdlog/spdlog.h"
 
@@ -172,12 +174,33 @@ bool StartMetrics(const actd::ServerFlags& f,
   return true;
 }
 
+// The HTTP/REST server of the Open Inference Protocol on --http-port (null
+// when 0); false (logged) when it cannot listen.
+bool StartHttp(const actd::ServerFlags& f, const actd::ServiceOptions& options,
+               std::unique_ptr<actd::HttpServer>* http) {
+  if (f.http_port <= 0) return true;
+  absl::StatusOr<std::unique_ptr<actd::HttpServer>> started =
+      actd::StartHttpServer(
+          {f.host, f.http_port, f.tls_cert, f.tls_key, f.tls_client_ca},
+          options);
+  if (!started.ok()) {
+    spdlog::critical(
+        "cannot serve HTTP on {}:{}: {} (--http-port; 0 turns HTTP off)",
+        f.host, f.http_port,
+        BindProblem(f.host, f.http_port, started.status().ToString()));
+    return false;
+  }
+  *http = *std::move(started);
+  return true;
+}
+
 // Builds the server, serves until a stop signal, drains. The exit status.
 int Run(const actd::ServerFlags& f, const actd::ServerOptions& server_options,
         const actd::ServiceOptions& options) {
   std::unique_ptr<grpc::Service> service = actd::NewActivationService(options);
+  std::unique_ptr<grpc::Service> inference = actd::NewInferenceService(options);
   actd::RunningServer running = actd::BuildServer(
-      server_options, {service.get()},
+      server_options, {service.get(), inference.get()},
       [&](grpc::ServerBuilder* b) { actd::ConfigureServer(options, b); });
   if (running.server == nullptr) {
     // gRPC's own errors say why (a bad TLS key); a trial bind says it more
@@ -186,18 +209,23 @@ int Run(const actd::ServerFlags& f, const actd::ServerOptions& server_options,
                      BindProblem(f.host, f.port, actd::GrpcErrors()));
     return 2;
   }
+  std::unique_ptr<actd::HttpServer> http;
+  if (!StartHttp(f, options, &http)) return 2;
   spdlog::info(
-      "actd {} listening on {}:{} (isa {}, compute threads {}, metrics {}, tls "
-      "{})",
+      "actd {} listening on {}:{} (isa {}, compute threads {}, metrics {}, "
+      "http {}, tls {})",
       options.version, f.host, running.port, options.isa,
       options.compute_threads,
       f.metrics_port > 0 ? std::to_string(f.metrics_port) : "off",
+      http ? std::to_string(http->port()) : "off",
       f.tls_cert.empty() ? "off" : (f.tls_client_ca.empty() ? "on" : "mutual"));
   const int received = actd::Serve();
   spdlog::info("received {}, draining for up to {} s", strsignal(received),
                f.shutdown_grace);
   const auto start = std::chrono::steady_clock::now();
+  options.ready->store(false);  // new inference calls: UNAVAILABLE
   actd::Drain(running.server.get(), f.shutdown_grace);
+  if (http) http->Stop();
   spdlog::info(
       "stopped after draining for {:.3f} s",
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

@@ -56,6 +56,10 @@ class Declarer {
         ->check(CLI::Range(0, 65535));
     Add("metrics-port", f_.metrics_port, "Prometheus /metrics port (0 = off)")
         ->check(CLI::Range(0, 65535));
+    Add("http-port", f_.http_port,
+        "Open Inference Protocol HTTP/REST port, with the explorer page at / "
+        "(0 = off)")
+        ->check(CLI::Range(0, 65535));
     Add("threads", f_.threads,
         "maximum gRPC server threads (0 = gRPC's default)")
         ->check(CLI::Range(0, 4096));

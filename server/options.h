@@ -19,6 +19,7 @@ struct ServerFlags {
   std::string host = "0.0.0.0";
   int port = 50051;
   int metrics_port = 8002;  // Triton's metrics port; Prometheus itself has 9090
+  int http_port = 8000;     // the Open Inference Protocol over HTTP; 0 = off
   int threads = 0;
   double max_connection_age = 300;
   double keepalive_time = 60;

@@ -240,7 +240,7 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
         !s.ok()) {
       return s;
     }
-    const int inflight = inflight_.fetch_add(1) + 1;
+    const int inflight = options_.inflight->fetch_add(1) + 1;
     absl::Status status;
     if (options_.max_inflight > 0 && inflight > options_.max_inflight) {
       status = absl::ResourceExhaustedError(absl::StrCat(
@@ -251,7 +251,7 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
     if (status.ok())
       status = CheckDeadline(call->context, call->valid_elements);
     if (!status.ok()) {
-      inflight_.fetch_sub(1);
+      options_.inflight->fetch_sub(1);
       return status;
     }
     if (options_.metrics) options_.metrics->inflight().Increment();
@@ -260,7 +260,7 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
 
   void Release() {
     if (options_.metrics) options_.metrics->inflight().Decrement();
-    inflight_.fetch_sub(1);
+    options_.inflight->fetch_sub(1);
   }
 
   // The pool with this call's stop check: cancelled by the client, or past
@@ -353,7 +353,6 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
 
   const ServiceOptions options_;
   wire::Reply list_reply_;  // ListActivations' answer never changes
-  std::atomic<int> inflight_{0};
   std::atomic<uint64_t> request_counter_{0};
 };
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -37,6 +38,13 @@ struct ServiceOptions {
   std::string auth_token;
   bool access_log = false;     // one info line per request
   Metrics* metrics = nullptr;  // null = none recorded
+  // Shared by every service built from copies of these options: the calls in
+  // compute now (for max_inflight, across protocols), and whether the server
+  // still takes calls (false while draining).
+  std::shared_ptr<std::atomic<int>> inflight =
+      std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<std::atomic<bool>> ready =
+      std::make_shared<std::atomic<bool>>(true);
 };
 
 // Where a call's time in the service went, in nanoseconds: validating and

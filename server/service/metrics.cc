@@ -7,11 +7,12 @@ namespace actd {
 
 Metrics::Metrics(const std::string& version, const std::string& isa)
     : registry_(std::make_shared<prometheus::Registry>()) {
-  requests_ =
-      &prometheus::BuildCounter()
-           .Name("actd_requests_total")
-           .Help("Requests by method, activation, dtype and status code")
-           .Register(*registry_);
+  requests_ = &prometheus::BuildCounter()
+                   .Name("actd_requests_total")
+                   .Help(
+                       "Requests by protocol, method, activation, dtype and "
+                       "status code")
+                   .Register(*registry_);
   latency_ =
       &prometheus::BuildHistogram()
            .Name("actd_request_duration_seconds")
@@ -43,14 +44,23 @@ void Metrics::Record(absl::string_view method, absl::string_view activation,
                      absl::string_view dtype, absl::string_view code,
                      double seconds, int64_t elements, int64_t bytes_in,
                      int64_t bytes_out) {
+  Record("native", method, activation, dtype, code, seconds, elements, bytes_in,
+         bytes_out);
+}
+
+void Metrics::Record(absl::string_view protocol, absl::string_view method,
+                     absl::string_view activation, absl::string_view dtype,
+                     absl::string_view code, double seconds, int64_t elements,
+                     int64_t bytes_in, int64_t bytes_out) {
   // The activation label comes from the client: a name the server does not
   // serve would add a series per distinct string, without bound.
-  const std::string m(method),
+  const std::string m(method), p(protocol),
       a(activation.empty() || FindActivation(activation) != nullptr
             ? activation
             : "unknown");
   requests_
-      ->Add({{"method", m},
+      ->Add({{"protocol", p},
+             {"method", m},
              {"activation", a},
              {"dtype", std::string(dtype)},
              {"code", std::string(code)}})
@@ -61,8 +71,10 @@ void Metrics::Record(absl::string_view method, absl::string_view activation,
     for (double v = 50e-6; v < 15; v *= 2) b.push_back(v);
     return b;
   }();
-  latency_->Add({{"method", m}, {"activation", a}}, kBuckets).Observe(seconds);
-  elements_->Add({{"method", m}}).Increment(static_cast<double>(elements));
+  latency_->Add({{"protocol", p}, {"method", m}, {"activation", a}}, kBuckets)
+      .Observe(seconds);
+  elements_->Add({{"protocol", p}, {"method", m}})
+      .Increment(static_cast<double>(elements));
   bytes_->Add({{"direction", "in"}}).Increment(static_cast<double>(bytes_in));
   bytes_->Add({{"direction", "out"}}).Increment(static_cast<double>(bytes_out));
 }

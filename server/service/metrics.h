@@ -21,7 +21,13 @@ class Metrics {
  public:
   Metrics(const std::string& version, const std::string& isa);
 
-  // Thread-safe.
+  // Thread-safe. `protocol`: "native" (ActivationService), "oip-grpc" or
+  // "oip-http" (the Open Inference Protocol).
+  void Record(absl::string_view protocol, absl::string_view method,
+              absl::string_view activation, absl::string_view dtype,
+              absl::string_view code, double seconds, int64_t elements,
+              int64_t bytes_in, int64_t bytes_out);
+  // The same for the native API.
   void Record(absl::string_view method, absl::string_view activation,
               absl::string_view dtype, absl::string_view code, double seconds,
               int64_t elements, int64_t bytes_in, int64_t bytes_out);

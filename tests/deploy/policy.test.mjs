@@ -15,6 +15,7 @@ import YAML from "yaml";
 const repo = path.resolve(process.env.ACTD_REPO ?? path.join(import.meta.dirname, "../.."));
 const kGrpcPort = 50051;
 const kMetricsPort = 8002;
+const kHttpPort = 8000;
 const kUser = 65532;
 
 function render(overlay) {
@@ -51,9 +52,9 @@ describe("Dockerfile", () => {
     assert.match(dockerfile, /install-deps\.sh build/);
     assert.match(dockerfile, /install-deps\.sh runtime/);
   });
-  test("runs actd as uid 65532 and exposes the gRPC and metrics ports", () => {
+  test("runs actd as uid 65532 and exposes the gRPC, HTTP and metrics ports", () => {
     assert.match(dockerfile, new RegExp(`^USER ${kUser}:${kUser}$`, "m"));
-    assert.match(dockerfile, new RegExp(`^EXPOSE ${kGrpcPort} ${kMetricsPort}$`, "m"));
+    assert.match(dockerfile, new RegExp(`^EXPOSE ${kGrpcPort} ${kHttpPort} ${kMetricsPort}$`, "m"));
     assert.match(dockerfile, /^ENTRYPOINT \["actd"\]$/m);
     assert.match(dockerfile, /org\.opencontainers\.image\.version=/);
     assert.match(dockerfile, /org\.opencontainers\.image\.source=/);

@@ -87,8 +87,11 @@ def free_ports(n):
 
 
 def clean_env(**extra):
-    """The current environment without ACTD_* variables, plus `extra`."""
+    """The current environment without ACTD_* variables, with the HTTP port
+    off (so servers started in parallel do not compete for its default), plus
+    `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACTD_")}
+    env["ACTD_HTTP_PORT"] = "0"
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

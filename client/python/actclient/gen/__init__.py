@@ -1,0 +1,1 @@
+# Generated from activation.proto; not committed.

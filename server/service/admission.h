@@ -1,0 +1,73 @@
+// What every protocol's handler does around the shared compute path: admit a
+// call (bearer token, the server-wide in-flight limit, whether its deadline
+// can be met at all), run it on a per-call compute context that stops when the
+// caller goes away, then report it (metrics with a `protocol` label, the access
+// log). The gRPC services and the HTTP server differ only in how they learn
+// the token, deadline, cancellation and peer of a call.
+#ifndef ACTD_SERVER_SERVICE_ADMISSION_H_
+#define ACTD_SERVER_SERVICE_ADMISSION_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "server/core/compute.h"
+#include "server/service/evaluate.h"
+
+namespace actd {
+
+// Conservative floor of the service's throughput, for refusing a call whose
+// deadline cannot be met: the slowest kernel (Dice, float64, one thread) runs
+// at well over this.
+inline constexpr double kMinElementsPerSecond = 20e6;
+
+// OK when `token` is empty or `authorization` is "Bearer <token>" (compared in
+// constant time); UNAUTHENTICATED otherwise, nullopt meaning the header or
+// metadata is missing.
+absl::Status CheckBearerToken(absl::string_view token,
+                              std::optional<absl::string_view> authorization);
+
+// DEADLINE_EXCEEDED when `deadline` leaves less time than `elements` need at
+// kMinElementsPerSecond; time_point::max() means no deadline.
+absl::Status CheckDeadline(std::chrono::system_clock::time_point deadline,
+                           int64_t elements);
+
+// What a request is, for metrics and logs.
+struct CallFacts {
+  std::string activation;
+  std::string dtype;
+  int64_t elements = 0;
+};
+
+// How one protocol presents one call.
+struct CallEdge {
+  absl::string_view
+      protocol;              // metrics label: "native", "oip-grpc", "oip-http"
+  absl::string_view method;  // "ModelInfer", ...
+  std::string peer;
+  std::optional<absl::string_view> authorization;
+  std::chrono::system_clock::time_point deadline =
+      std::chrono::system_clock::time_point::max();
+  // Whether the caller has gone away (or the deadline passed); null = never.
+  std::function<bool()> cancelled;
+};
+
+// Admits the call, runs `evaluate` on options.compute (or inline) with a stop
+// check built from `edge`, and reports it. `bytes_out` is asked for after a
+// successful evaluate. Returns the call's status.
+absl::Status RunAdmitted(
+    const ServiceOptions& options, const CallEdge& edge, const CallFacts& facts,
+    int64_t bytes_in,
+    const std::function<absl::Status(const ComputeContext&)>& evaluate,
+    const std::function<int64_t()>& bytes_out);
+
+// Microseconds with three decimals, for the actd-*-us timing trailers.
+std::string Micros(int64_t nanos);
+
+}  // namespace actd
+
+#endif  // ACTD_SERVER_SERVICE_ADMISSION_H_
