@@ -42,6 +42,9 @@ struct ParamInfo {
   std::vector<std::string> choices;
   std::string meaning;
   bool learnable = false;  // Backward returns its gradient as a 0-d tensor
+  // Other names the parameter is accepted under (leaky_relu's alpha is also
+  // PyTorch's negative_slope); giving two names of one parameter is an error.
+  std::vector<std::string> aliases;
   // "[0, 1e6]", "none|tanh|sigmoid", "integer in [1, 4096]", "true|false".
   std::string AllowedText() const;
 };
@@ -110,7 +113,7 @@ struct ActivationCall {
   const ComputeContext* compute = &ComputeContext::Inline();
 };
 
-// One row of the registry. Implementations live in activations.cc.
+// One row of the registry. Implementations live in activations/<name>.cc.
 class Activation {
  public:
   virtual ~Activation() = default;

@@ -1,8 +1,9 @@
 // The element-wise kernels as a table of plain functions, one table per
 // instruction set.
 //
-// kernels_isa.cc is compiled once per instruction set (x86-64 baseline,
-// AVX2+FMA, AVX-512) into its own namespace, each build filling a table; at
+// kernels_isa.cc and the activation files that define kernels are compiled
+// once per instruction set (x86-64 baseline, AVX2+FMA, AVX-512) into its own
+// namespace, each build filling a table (activations/kernel_export.h); at
 // startup the widest set the CPU supports is chosen (cpuid), unless SelectIsa
 // forces a narrower one. Everything else in the core calls kernels only through
 // Kernels().
@@ -15,22 +16,15 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "server/core/activations/list.h"
 
 namespace actd {
 
-enum class KernelId {
-  kIdentity,
-  kRelu,
-  kLeaky,  // x > 0 ? x : alpha·x                  (leaky_relu, prelu)
-  kElu,    // scale·(x > 0 ? x : alpha·expm1(x))  (elu, selu)
-  kSigmoid,
-  kTanh,
-  kSwish,  // x·σ(beta·x)                          (swish, gelu sigmoid)
-  kGeluTanh,
-  kGeluErf,
-  kMish,
-  kCount
-};
+// One id per element-wise kernel: the K entries of activations/list.h, in its
+// order.
+#define ACTD_KERNEL_ID(Kernel) k##Kernel,
+enum class KernelId { ACTD_ACTIVATIONS(ACTD_LIST_SKIP, ACTD_KERNEL_ID) kCount };
+#undef ACTD_KERNEL_ID
 
 // The scalars a kernel takes (unused ones are ignored), and how it stores.
 struct KernelArgs {
@@ -60,6 +54,12 @@ struct ElementwiseOps {
   // From y instead of x; null when the kernel has no such form.
   double (*backward_from_output)(const KernelArgs&, const T* y, const T* dy,
                                  T* dx, int64_t n, bool sum) = nullptr;
+  // The gated form (gated.h) with this kernel as the gate g: y = a·g(b), and
+  // backward da = dy·g(b), db = dy·a·g'(b), over n elements of each half.
+  void (*gated_forward)(const KernelArgs&, const T* a, const T* b, T* y,
+                        int64_t n) = nullptr;
+  void (*gated_backward)(const KernelArgs&, const T* a, const T* b, const T* dy,
+                         T* da, T* db, int64_t n) = nullptr;
 };
 
 // Dice's passes (dice.cc, dice_kernels.h) over one block: whole rows of the

@@ -1,107 +1,28 @@
-// The element-wise kernels of elementwise.h and Dice's of dice_kernels.h
-// instantiated for one instruction set, set by the compiler flags this file is
-// built with, and exported as a KernelTable.
-//
-// This file is compiled once per instruction set. So that the builds cannot be
-// mixed up at link time (the linker keeps one copy of each inline function),
-// everything here lives in a namespace named after the set: Eigen's through the
-// macro below, ours through the inline namespace ACTD_ISA in the kernel
-// headers.
-#ifndef ACTD_ISA
-#error "define ACTD_ISA (baseline, avx2, avx512)"
-#endif
-#define ACTD_CONCAT2(a, b) a##b
-#define ACTD_CONCAT(a, b) ACTD_CONCAT2(a, b)
-#define ACTD_STRINGIFY2(a) #a
-#define ACTD_STRINGIFY(a) ACTD_STRINGIFY2(a)
-#define Eigen ACTD_CONCAT(actd_eigen_, ACTD_ISA)
-
-#include "server/core/dice_kernels.h"
-#include "server/core/elementwise.h"
+// This instruction set's KernelTable: every K entry of activations/list.h,
+// exported by its activation file (built for the same set), and Dice's passes
+// of dice_kernels.h. Compiled once per instruction set, set by the compiler
+// flags this file is built with (see CMakeLists.txt).
+#include "server/core/activations/dice_kernels.h"
+#include "server/core/activations/kernel_export.h"  // first: renames Eigen
+#include "server/core/activations/list.h"
 #include "server/core/kernel_table.h"
 
 namespace actd {
 inline namespace ACTD_ISA {
+
+// Defined by ACTD_EXPORT_KERNEL in the activation files.
+#define ACTD_DECLARE_EXPORT(Kernel) void Export##Kernel(KernelTable& table);
+ACTD_ACTIVATIONS(ACTD_LIST_SKIP, ACTD_DECLARE_EXPORT)
+#undef ACTD_DECLARE_EXPORT
+
 namespace {
-
-template <typename T, typename K>
-void Forward(const KernelArgs& a, const T* x, T* y, int64_t n) {
-  if constexpr (std::is_same_v<K, kernels::Identity<T>>) {
-    // The C library's copy is the fastest (per call it is too small to stream).
-    if (!a.stream) {
-      std::memcpy(y, x, n * sizeof(T));
-      return;
-    }
-  }
-  loops::Forward(K(a), x, y, n, a.stream);
-}
-
-// Whether K's Backward turns a NaN x into a NaN dx by itself.
-template <typename K>
-constexpr bool BackwardKeepsNaN() {
-  if constexpr (requires { K::kBackwardKeepsNaN; }) {
-    return K::kBackwardKeepsNaN;
-  } else {
-    return false;
-  }
-}
-
-template <typename T, typename K>
-double Backward(const KernelArgs& a, const T* x, const T* dy, T* dx, int64_t n,
-                bool sum) {
-  const K k(a);
-  auto step = [&](const auto& xv, const auto& g, auto& term) {
-    return k.Backward(xv, g, term);
-  };
-  constexpr bool kSelectNaN = !BackwardKeepsNaN<K>();
-  return sum ? loops::Backward<true, kSelectNaN>(x, dy, dx, n, a.stream, step)
-             : loops::Backward<false, kSelectNaN>(x, dy, dx, n, a.stream, step);
-}
-
-template <typename T, typename K>
-double BackwardFromOutput(const KernelArgs& a, const T* y, const T* dy, T* dx,
-                          int64_t n, bool sum) {
-  const K k(a);
-  auto step = [&](const auto& yv, const auto& g, auto& term) {
-    return k.BackwardFromOutput(yv, g, term);
-  };
-  return sum ? loops::Backward<true, true>(y, dy, dx, n, a.stream, step)
-             : loops::Backward<false, true>(y, dy, dx, n, a.stream, step);
-}
-
-template <typename T, template <typename> class K>
-ElementwiseOps<T> Ops() {
-  ElementwiseOps<T> ops;
-  ops.forward = &Forward<T, K<T>>;
-  ops.backward = &Backward<T, K<T>>;
-  if constexpr (K<T>::kFromOutput) {
-    ops.backward_from_output = &BackwardFromOutput<T, K<T>>;
-  }
-  return ops;
-}
-
-template <typename T>
-void Fill(ElementwiseOps<T>* ops) {
-  auto at = [&](KernelId id) -> ElementwiseOps<T>& {
-    return ops[static_cast<int>(id)];
-  };
-  at(KernelId::kIdentity) = Ops<T, kernels::Identity>();
-  at(KernelId::kRelu) = Ops<T, kernels::Relu>();
-  at(KernelId::kLeaky) = Ops<T, kernels::Leaky>();
-  at(KernelId::kElu) = Ops<T, kernels::Elu>();
-  at(KernelId::kSigmoid) = Ops<T, kernels::Sigmoid>();
-  at(KernelId::kTanh) = Ops<T, kernels::Tanh>();
-  at(KernelId::kSwish) = Ops<T, kernels::Swish>();
-  at(KernelId::kGeluTanh) = Ops<T, kernels::GeluTanh>();
-  at(KernelId::kGeluErf) = Ops<T, kernels::GeluErf>();
-  at(KernelId::kMish) = Ops<T, kernels::Mish>();
-}
 
 KernelTable Build() {
   KernelTable t;
   t.isa = ACTD_STRINGIFY(ACTD_ISA);
-  Fill<float>(t.f32);
-  Fill<double>(t.f64);
+#define ACTD_CALL_EXPORT(Kernel) Export##Kernel(t);
+  ACTD_ACTIVATIONS(ACTD_LIST_SKIP, ACTD_CALL_EXPORT)
+#undef ACTD_CALL_EXPORT
   t.dice_f32 = dice::Ops<float>();
   t.dice_f64 = dice::Ops<double>();
   return t;

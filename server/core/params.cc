@@ -64,6 +64,57 @@ void ResolvedParams::Set(std::string name, ParamValue value) {
   values_[std::move(name)] = std::move(value);
 }
 
+namespace {
+
+// The schema entry `name` refers to, by its name or one of its aliases; null
+// when none.
+const ParamInfo* SchemaOf(const ActivationInfo& info, absl::string_view name) {
+  for (const ParamInfo& p : info.params) {
+    if (p.name == name) return &p;
+    for (const std::string& alias : p.aliases) {
+      if (alias == name) return &p;
+    }
+  }
+  return nullptr;
+}
+
+absl::Status UnknownParam(const ActivationInfo& info, absl::string_view field,
+                          absl::string_view name) {
+  std::vector<std::string> known;
+  for (const ParamInfo& p : info.params) known.push_back(p.name);
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, ": unknown parameter \"", name, "\" for ", info.name,
+      known.empty()
+          ? " (it takes no parameters)"
+          : absl::StrCat(" (known: ", absl::StrJoin(known, ", "), ")")));
+}
+
+// Checks `value` against its schema entry: kind, and range or choices.
+absl::Status CheckValue(const ActivationInfo& info, const ParamInfo& schema,
+                        absl::string_view field, const ParamValue& value) {
+  if (KindOf(value) != schema.kind) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": expected a ", KindName(schema.kind), ", got the ",
+        KindName(KindOf(value)), " ", ValueText(value)));
+  }
+  bool ok = true;
+  if (const double* d = std::get_if<double>(&value)) {
+    ok = std::isfinite(*d) && *d >= schema.min && *d <= schema.max &&
+         (!schema.integer || std::floor(*d) == *d);
+  } else if (const std::string* s = std::get_if<std::string>(&value)) {
+    ok = std::find(schema.choices.begin(), schema.choices.end(), *s) !=
+         schema.choices.end();
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": ", ValueText(value), " is out of range for ",
+                     info.name, " (allowed: ", schema.AllowedText(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ResolvedParams> ResolveParams(const ActivationInfo& info,
                                              const ParamMap* given) {
   ResolvedParams resolved;
@@ -71,38 +122,17 @@ absl::StatusOr<ResolvedParams> ResolveParams(const ActivationInfo& info,
   if (given == nullptr) return resolved;
   for (const auto& [name, value] : *given) {
     const std::string field = absl::StrCat("activation.params[\"", name, "\"]");
-    const ParamInfo* schema = nullptr;
-    for (const ParamInfo& p : info.params) {
-      if (p.name == name) schema = &p;
-    }
-    if (schema == nullptr) {
-      std::vector<std::string> known;
-      for (const ParamInfo& p : info.params) known.push_back(p.name);
+    const ParamInfo* schema = SchemaOf(info, name);
+    if (schema == nullptr) return UnknownParam(info, field, name);
+    if (schema->name != name && given->count(schema->name) > 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          field, ": unknown parameter \"", name, "\" for ", info.name,
-          known.empty()
-              ? " (it takes no parameters)"
-              : absl::StrCat(" (known: ", absl::StrJoin(known, ", "), ")")));
+          field, ": \"", name, "\" is another name for \"", schema->name,
+          "\", which is also given; give one of them"));
     }
-    if (KindOf(value) != schema->kind) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ": expected a ", KindName(schema->kind), ", got the ",
-          KindName(KindOf(value)), " ", ValueText(value)));
+    if (absl::Status s = CheckValue(info, *schema, field, value); !s.ok()) {
+      return s;
     }
-    bool ok = true;
-    if (const double* d = std::get_if<double>(&value)) {
-      ok = std::isfinite(*d) && *d >= schema->min && *d <= schema->max &&
-           (!schema->integer || std::floor(*d) == *d);
-    } else if (const std::string* s = std::get_if<std::string>(&value)) {
-      ok = std::find(schema->choices.begin(), schema->choices.end(), *s) !=
-           schema->choices.end();
-    }
-    if (!ok) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ": ", ValueText(value), " is out of range for ",
-                       info.name, " (allowed: ", schema->AllowedText(), ")"));
-    }
-    resolved.Set(name, value);
+    resolved.Set(schema->name, value);
   }
   return resolved;
 }

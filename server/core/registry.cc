@@ -1,20 +1,29 @@
 // The registry and the two entry points: look a row up, validate the request
-// against it, run its kernel.
+// against it, run its kernel. The rows come from the activation files, in the
+// order of activations/list.h.
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/core/activations/list.h"
 #include "server/core/rows.h"
 #include "server/core/validation.h"
 
 namespace actd {
+
+// Defined by ACTD_REGISTER_ACTIVATION in each activation file.
+#define ACTD_DECLARE_ROW(name) const Activation* name##Activation();
+ACTD_ACTIVATIONS(ACTD_DECLARE_ROW, ACTD_LIST_SKIP)
+#undef ACTD_DECLARE_ROW
+
 namespace {
 
+// The rows in the order of activations/list.h.
 std::vector<const Activation*> BuildRegistry() {
-  std::vector<const Activation*> rows = ElementwiseActivations();
-  // The spec's order: ... mish, maxout, dice, then identity (last of the
-  // element-wise rows).
-  rows.insert(rows.end() - 1, {MaxoutActivation(), DiceActivation()});
-  return rows;
+  return {
+#define ACTD_ROW(name) name##Activation(),
+      ACTD_ACTIVATIONS(ACTD_ROW, ACTD_LIST_SKIP)
+#undef ACTD_ROW
+  };
 }
 
 std::string KnownNames() {

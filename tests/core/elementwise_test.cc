@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,27 @@ void CheckBackward(const Reference& ref, const std::string& isa, Request<T> req,
                          : BackwardLimitBound<T>(g, ref.DF(xi));
     bad.Check("i=" + std::to_string(i) + " dy=" + Num(g), xi, dx[i],
               g * ref.DF(xi), bound);
+  }
+}
+
+// The activations with suites of their own (maxout_test.cc, dice_test.cc,
+// gated_test.cc); every other row of the registry is element-wise and needs an
+// entry in ElementwiseReferences().
+const std::set<std::string>& OwnSuites() {
+  static const auto* names = new std::set<std::string>{"maxout", "dice"};
+  return *names;
+}
+
+TEST(References, EveryActivationHasOne) {
+  for (const Activation* a : AllActivations()) {
+    const std::string& name = a->info().name;
+    if (OwnSuites().count(name) > 0) continue;
+    const std::vector<int> refs =
+        RefsWhere([&](const Reference& r) { return r.name == name; });
+    EXPECT_FALSE(refs.empty())
+        << "no reference entry for \"" << name
+        << "\" in ElementwiseReferences() (tests/core/reference.cc)";
+    EXPECT_TRUE(a->info().elementwise) << name;
   }
 }
 

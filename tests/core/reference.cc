@@ -249,6 +249,7 @@ const std::vector<Reference>& ElementwiseReferences() {
       SwishRef("swish(beta=1.5)", "swish", Num("beta", 1.5), 1.5L, true),
       SwishRef("swish(beta=-0.75)", "swish", Num("beta", -0.75), -0.75L, true),
       SwishRef("swish(beta=0)", "swish", Num("beta", 0), 0, true),
+      SwishRef("silu", "silu", {}, 1, false),
       MishRef(),
       IdentityRef(),
   };

@@ -265,5 +265,42 @@ TEST(Validation, NullParamsMeanDefaults) {
   EXPECT_DOUBLE_EQ(sink.Find("output")->at(0), std::expm1(-1.0));
 }
 
+// leaky_relu's alpha is also accepted as PyTorch's negative_slope: same
+// result, range-checked under the name given, and never both at once.
+TEST(Validation, NegativeSlopeIsLeakyReluAlpha) {
+  Request<float> r = Simple("leaky_relu", {4});
+  r.input.values = {-2, -0.5f, 0, 3};
+  absl::StatusOr<Results<float>> by_alias =
+      Forward(With(r, "negative_slope", 0.2));
+  absl::StatusOr<Results<float>> by_name = Forward(With(r, "alpha", 0.2));
+  ASSERT_TRUE(by_alias.ok()) << by_alias.status();
+  ASSERT_TRUE(by_name.ok()) << by_name.status();
+  EXPECT_EQ((*by_alias)["output"], (std::vector<float>{-0.4f, -0.1f, 0, 3}));
+  EXPECT_EQ((*by_alias)["output"], (*by_name)["output"]);
+  ExpectRejected(With(r, "negative_slope", 1.5),
+                 absl::StatusCode::kInvalidArgument,
+                 {"params[\"negative_slope\"]", "1.5", "[0, 1]"});
+  ExpectRejected(With(With(r, "alpha", 0.1), "negative_slope", 0.2),
+                 absl::StatusCode::kInvalidArgument,
+                 {"negative_slope", "alpha", "also given"});
+  ExpectRejected(With(Simple("elu"), "negative_slope", 0.2),
+                 absl::StatusCode::kInvalidArgument, {"negative_slope"});
+}
+
+// silu is swish with beta fixed at 1: the same bits, and no beta to set.
+TEST(Validation, SiluIsSwishWithBetaOne) {
+  Request<double> r;
+  r.name = "silu";
+  r.input = {{5}, {-3, -0.25, 0, 0.75, 4}};
+  absl::StatusOr<Results<double>> silu = Forward(r);
+  r.name = "swish";
+  absl::StatusOr<Results<double>> swish = Forward(r);
+  ASSERT_TRUE(silu.ok()) << silu.status();
+  ASSERT_TRUE(swish.ok()) << swish.status();
+  EXPECT_EQ((*silu)["output"], (*swish)["output"]);
+  ExpectRejected(With(Simple("silu"), "beta", 2.0),
+                 absl::StatusCode::kInvalidArgument, {"beta", "silu"});
+}
+
 }  // namespace
 }  // namespace actd::testing

@@ -93,6 +93,12 @@ grpc::Status InProcessServer::GetServerInfo(pb::ServerInfo* response) {
   return stub_->GetServerInfo(NewContext().get(), {}, response);
 }
 
+std::vector<std::string> RegistryNames() {
+  std::vector<std::string> names;
+  for (const Activation* a : AllActivations()) names.push_back(a->info().name);
+  return names;
+}
+
 std::string EncodingName(Encoding e) {
   return e == Encoding::kRaw ? "raw" : "typed";
 }

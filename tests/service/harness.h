@@ -15,6 +15,7 @@
 #include "activation/v1/activation.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "server/core/activation.h"
 #include "server/service/activation_service.h"
 
 namespace actd::service_test {
@@ -63,6 +64,9 @@ std::unique_ptr<grpc::ClientContext> NewContext();
 // How the request carries its values: packed bytes or typed repeated fields.
 enum class Encoding { kRaw, kTyped };
 std::string EncodingName(Encoding e);
+// The names of the registry's rows, in its order: what the tests that cover
+// "every activation" enumerate.
+std::vector<std::string> RegistryNames();
 std::string DTypeName(pb::DataType d);
 
 // A tensor holding `values` (rounded to the dtype). Typed tensors set dtype

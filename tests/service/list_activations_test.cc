@@ -2,6 +2,7 @@
 // in the spec's order with their descriptions, parameter schemas, weights and
 // properties, and the server's limits as configured. Also the bearer-token
 // check that guards every RPC when ServiceOptions::auth_token is set.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -60,15 +61,26 @@ class ListActivations : public ::testing::Test {
   std::map<std::string, const pb::ActivationInfo*> by_name_;
 };
 
-TEST_F(ListActivations, AllThirteenInTheSpecOrder) {
+// Every row of the registry, in its order (activations/list.h): the survey's
+// twelve in the spec's order, identity last.
+TEST_F(ListActivations, EveryActivationInTheSpecOrder) {
   std::vector<std::string> names;
   for (const pb::ActivationInfo& info : response_.activations()) {
     names.push_back(info.name());
   }
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"sigmoid", "tanh", "relu", "elu", "selu",
-                                      "leaky_relu", "prelu", "gelu", "swish",
-                                      "mish", "maxout", "dice", "identity"}));
+  EXPECT_EQ(names, RegistryNames());
+  const std::vector<std::string> survey = {
+      "sigmoid", "tanh", "relu",  "elu",  "selu",   "leaky_relu",
+      "prelu",   "gelu", "swish", "mish", "maxout", "dice"};
+  std::vector<std::string> in_order;
+  for (const std::string& name : names) {
+    if (std::find(survey.begin(), survey.end(), name) != survey.end()) {
+      in_order.push_back(name);
+    }
+  }
+  EXPECT_EQ(in_order, survey);
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.back(), "identity");
 }
 
 TEST_F(ListActivations, EveryActivationIsDescribed) {
@@ -218,9 +230,9 @@ TEST_F(ListActivations, ElementwiseAndBackwardFromOutputFlags) {
 TEST_F(ListActivations, RangeAndMonotonicityHoldOnAGrid) {
   Values grid;
   for (int i = -64; i <= 64; ++i) grid.push_back(i / 8.0);
-  for (const char* name :
-       {"sigmoid", "tanh", "relu", "elu", "selu", "leaky_relu", "prelu", "gelu",
-        "swish", "mish", "identity"}) {
+  for (const pb::ActivationInfo& info : response_.activations()) {
+    if (!info.elementwise()) continue;
+    const std::string& name = info.name();
     SCOPED_TRACE(name);
     pb::ForwardRequest request;
     request.mutable_activation()->set_name(name);

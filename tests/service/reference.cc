@@ -68,17 +68,18 @@ ReferenceFn Leaky(double alpha) {
                    [=](double x) { return x > 0 ? 1 : alpha; });
 }
 
-ReferenceFn Swish(double beta) {
-  return Pointwise([=](double x) { return x * SigmoidRef(beta * x); },
-                   [=](double x) {
-                     const double s = SigmoidRef(beta * x);
-                     return s + beta * x * s * (1 - s);
-                   },
-                   "beta",
-                   [=](double x) {
-                     const double s = SigmoidRef(beta * x);
-                     return x * x * s * (1 - s);
-                   });
+// Swish with a learnable beta, or (learnable = false) silu's fixed one.
+ReferenceFn Swish(double beta, bool learnable = true) {
+  auto f = [=](double x) { return x * SigmoidRef(beta * x); };
+  auto df = [=](double x) {
+    const double s = SigmoidRef(beta * x);
+    return s + beta * x * s * (1 - s);
+  };
+  if (!learnable) return Pointwise(f, df);
+  return Pointwise(f, df, "beta", [=](double x) {
+    const double s = SigmoidRef(beta * x);
+    return x * x * s * (1 - s);
+  });
 }
 
 // PReLU with slope alpha[c] (0.25 when no weight), c along `axis` when alpha
@@ -325,6 +326,7 @@ std::vector<Case> BuildCases() {
       Elementwise("swish_beta", "swish", Swish(1.5), {{"beta", Number(1.5)}}));
   cases.push_back(Elementwise("swish_negative_beta", "swish", Swish(-0.5),
                               {{"beta", Number(-0.5)}}));
+  cases.push_back(Elementwise("silu", "silu", Swish(1.0, false)));
   cases.push_back(Elementwise("mish", "mish", Pointwise(MishRef, [](double x) {
                                 const double t =
                                     std::tanh(std::log1p(std::exp(x)));

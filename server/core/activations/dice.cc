@@ -24,9 +24,6 @@
 namespace actd {
 namespace {
 
-// Elements per chunk of the compute pool.
-constexpr int64_t kGrain = int64_t{1} << 15;
-
 // Per-channel sums, one set per chunk, added in chunk order at the end so that
 // the result does not depend on the thread count.
 class ChannelSums {
@@ -342,9 +339,6 @@ class Dice final : public Activation {
 
 }  // namespace
 
-const Activation* DiceActivation() {
-  static const Dice* row = new Dice();
-  return row;
-}
+ACTD_REGISTER_ACTIVATION(dice, new Dice())
 
 }  // namespace actd

@@ -41,8 +41,6 @@ struct Layout {
   int64_t outer, units, k, inner;
 };
 
-constexpr int64_t kGrain = int64_t{1} << 15;  // elements per chunk
-
 // Calls visit(group_base, output_index) for every group, chunks of outer rows
 // on the compute pool. Returns the stop check's status.
 template <typename Visit>
@@ -271,9 +269,6 @@ class Maxout final : public Activation {
 
 }  // namespace
 
-const Activation* MaxoutActivation() {
-  static const Maxout* row = new Maxout();
-  return row;
-}
+ACTD_REGISTER_ACTIVATION(maxout, new Maxout())
 
 }  // namespace actd

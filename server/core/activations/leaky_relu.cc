@@ -1,0 +1,77 @@
+// leaky_relu: x if x > 0 else alpha·x. Its kernel also runs prelu.
+#ifdef ACTD_ISA  // the kernel, compiled once per instruction set
+#include "server/core/activations/kernel_export.h"
+
+namespace actd {
+inline namespace ACTD_ISA {
+namespace kernels {
+
+using pm::PacketOf;
+
+// Leaky ReLU and PReLU: x if x > 0 else a·x. `term` is dL/da = dy·x where x ≤
+// 0.
+template <typename T>
+struct Leaky {
+  using P = PacketOf<T>;
+  static constexpr bool kFromOutput =
+      true;  // valid for a ≥ 0 (y > 0 iff x > 0)
+  P a;
+  explicit Leaky(const KernelArgs& args)
+      : a(pm::pset1<P>(static_cast<T>(args.alpha))) {}
+  P Forward(const P& x) const {
+    return pm::Select(pm::Gt(x, pm::Zero<P>()), x, pm::pmul(a, x));
+  }
+  P Backward(const P& x, const P& dy, P& term) const {
+    const P positive = pm::Gt(x, pm::Zero<P>());
+    term = pm::Select(positive, pm::Zero<P>(), pm::pmul(dy, x));
+    return pm::Select(positive, dy, pm::pmul(a, dy));
+  }
+  P BackwardFromOutput(const P& y, const P& dy, P&) const {
+    return pm::Select(pm::Gt(y, pm::Zero<P>()), dy, pm::pmul(a, dy));
+  }
+};
+
+}  // namespace kernels
+}  // namespace ACTD_ISA
+}  // namespace actd
+
+ACTD_EXPORT_KERNEL(Leaky)
+
+#else  // the description and the row, compiled once
+#include "server/core/rows.h"
+
+namespace actd {
+namespace {
+
+ActivationInfo Info() {
+  ActivationInfo i;
+  i.name = "leaky_relu";
+  i.summary =
+      "ReLU with a small fixed slope alpha for negative inputs, so no unit "
+      "dies.";
+  i.formula = "y = x if x > 0 else alpha·x";
+  i.derivative = "dy/dx = 1 if x > 0 else alpha (alpha at x = 0)";
+  i.reference =
+      "Maas, Hannun, Ng, Rectifier Nonlinearities Improve Neural Network "
+      "Acoustic Models, ICML 2013";
+  i.params = {NumberParam("alpha", 0.01, 0.0, 1.0,
+                          "slope for x <= 0 (also accepted as negative_slope, "
+                          "PyTorch's name)")};
+  i.params[0].aliases = {"negative_slope"};
+  i.properties = MakeProperties(true, false, true, -kInf, kInf, false, false,
+                                CostClass::kNoTranscendental);
+  i.backward_from_output = true;
+  return i;
+}
+
+KernelId Choose(const ResolvedParams& p, KernelArgs* args) {
+  args->alpha = p.Number("alpha");
+  return KernelId::kLeaky;
+}
+
+}  // namespace
+
+ACTD_REGISTER_ACTIVATION(leaky_relu, ElementwiseRow(Info(), {Choose}))
+
+}  // namespace actd
+#endif  // ACTD_ISA
