@@ -13,6 +13,11 @@
 // leaky_relu, gelu_sigmoid against swish, identity against relu), and gelu's
 // float64 one-worker benchmarks `vs_mish` against mish's.
 //
+// Every benchmark measures real time, so Google Benchmark appends "/real_time"
+// to each name: relu/forward/f32/1048576/1/real_time. A --benchmark_filter
+// anchored with '$' must include it; one that matches nothing makes actbench
+// exit 1 (--benchmark_list_tests prints every name).
+//
 // Extra flag: --isa=auto|baseline|avx2|avx512 (before Google Benchmark's own
 // flags).
 #include <benchmark/benchmark.h>
@@ -411,7 +416,16 @@ int main(int argc, char** argv) {
   actd::RegisterAll();
   benchmark::Initialize(&n, args.data());
   benchmark::AddCustomContext("isa", actd::Kernels().isa);
-  benchmark::RunSpecifiedBenchmarks();
+  const size_t ran = benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  if (ran == 0) {
+    // Exit 1 so that scripts do not mistake an empty run for a measurement.
+    fprintf(stderr,
+            "actbench: no benchmark matches --benchmark_filter; names are "
+            "<variant>/<direction>/<dtype>/<elements>/<workers>/real_time, "
+            "e.g. relu/forward/f32/1048576/1/real_time (see "
+            "--benchmark_list_tests)\n");
+    return 1;
+  }
   return 0;
 }
