@@ -31,11 +31,47 @@ struct Leaky {
   }
 };
 
+// The forward for 0 < a ≤ 1 (leaky_relu's whole range but 0; PReLU's when its
+// slope is there): max(a·x, x) in two operations, no compare. Bit-identical to
+// the select: a·x ≤ x for x > 0 and a·x ≥ x for x < 0 (rounding is monotone);
+// at ±0, a·x = x; at ±inf, a·x is the same inf (not NaN, as a ≠ 0). A NaN
+// x makes a·x NaN, and pmax returns its first operand where either is NaN
+// (std::max's rule: Eigen swaps vmaxps' operands), so y is a·x, as before.
+template <typename T>
+struct LeakyUnitSlope : Leaky<T> {
+  using P = PacketOf<T>;
+  using Leaky<T>::Leaky;
+  P Forward(const P& x) const { return pm::pmax(pm::pmul(this->a, x), x); }
+};
+
 }  // namespace kernels
+
+namespace exported {
+
+// Leaky's forward, through the max form when the slope (as T) allows it.
+template <typename T>
+void LeakyForward(const KernelArgs& args, const T* x, T* y, int64_t n) {
+  const T a = static_cast<T>(args.alpha);
+  if (a > 0 && a <= 1) {
+    loops::Forward(kernels::LeakyUnitSlope<T>(args), x, y, n, args.stream);
+  } else {
+    loops::Forward(kernels::Leaky<T>(args), x, y, n, args.stream);
+  }
+}
+
+}  // namespace exported
+
+// As ACTD_EXPORT_KERNEL(Leaky), with the forward above.
+void ExportLeaky(KernelTable& table) {
+  exported::Export<kernels::Leaky>(table, KernelId::kLeaky);
+  table.f32[static_cast<int>(KernelId::kLeaky)].forward =
+      &exported::LeakyForward<float>;
+  table.f64[static_cast<int>(KernelId::kLeaky)].forward =
+      &exported::LeakyForward<double>;
+}
+
 }  // namespace ACTD_ISA
 }  // namespace actd
-
-ACTD_EXPORT_KERNEL(Leaky)
 
 #else  // the description and the row, compiled once
 #include "server/core/rows.h"

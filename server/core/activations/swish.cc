@@ -10,17 +10,25 @@ namespace kernels {
 using pm::PacketOf;
 
 // Swish x·σ(βx), and GELU's sigmoid form (β = 1.702). `term` is dL/dβ =
-// dy·x²·s(1-s).
-template <typename T>
+// dy·x²·s(1-s). kNonzeroBeta: the caller has checked β ≠ 0, so β·x needs no
+// guard, and a NaN x reaches dx by itself (β·x is NaN, so s and s(1-s) are, as
+// in Sigmoid's backward): the loop skips its NaN select. Results are bitwise
+// the same but for which NaN a NaN x gives.
+template <typename T, bool kNonzeroBeta = false>
 struct Swish {
   using P = PacketOf<T>;
   static constexpr bool kFromOutput = false;
+  static constexpr bool kBackwardKeepsNaN = kNonzeroBeta;
   P beta;
   explicit Swish(const KernelArgs& args)
       : beta(pm::pset1<P>(static_cast<T>(args.beta))) {}
   // β·x, but 0 when β = 0 (where the product with x = ±inf would be NaN).
   P BetaX(const P& x) const {
-    return pm::Select(pm::IsZero(beta), pm::Zero<P>(), pm::pmul(beta, x));
+    if constexpr (kNonzeroBeta) {
+      return pm::pmul(beta, x);
+    } else {
+      return pm::Select(pm::IsZero(beta), pm::Zero<P>(), pm::pmul(beta, x));
+    }
   }
   P Forward(const P& x) const {
     return pm::TimesVanishing(x, pm::Sigmoid(BetaX(x)));
@@ -28,18 +36,59 @@ struct Swish {
   // dx = s + βx·s(1-s); the second term is 0 wherever s(1-s) is (so 1 at +inf,
   // 0 at -inf).
   P Backward(const P& x, const P& dy, P& term) const {
-    const auto s = pm::Sigmoids(BetaX(x));
+    const P bx = BetaX(x);
+    const auto s = pm::Sigmoids(bx);
     term = pm::pmul(dy, pm::TimesVanishing(pm::pmul(x, x), s.prod));
-    const P slope = pm::TimesVanishing(BetaX(x), s.prod);
+    const P slope = pm::TimesVanishing(bx, s.prod);
     return pm::pmul(dy, pm::padd(s.pos, slope));
   }
 };
+template <typename T>
+using SwishGuarded = Swish<T, false>;
+template <typename T>
+using SwishNonzeroBeta = Swish<T, true>;
 
 }  // namespace kernels
+
+namespace exported {
+
+// Whether β (as T) is nonzero, so that the unguarded kernel applies.
+template <typename T>
+bool NonzeroBeta(const KernelArgs& args) {
+  return static_cast<T>(args.beta) != 0;
+}
+template <typename T>
+void SwishForward(const KernelArgs& a, const T* x, T* y, int64_t n) {
+  if (NonzeroBeta<T>(a)) {
+    Forward<T, kernels::SwishNonzeroBeta<T>>(a, x, y, n);
+  } else {
+    Forward<T, kernels::Swish<T>>(a, x, y, n);
+  }
+}
+template <typename T>
+double SwishBackward(const KernelArgs& a, const T* x, const T* dy, T* dx,
+                     int64_t n, bool sum) {
+  if (NonzeroBeta<T>(a)) {
+    return Backward<T, kernels::SwishNonzeroBeta<T>>(a, x, dy, dx, n, sum);
+  }
+  return Backward<T, kernels::Swish<T>>(a, x, dy, dx, n, sum);
+}
+
+}  // namespace exported
+
+// As ACTD_EXPORT_KERNEL(Swish), with the element-wise forward and backward
+// above (the gated forms keep the guarded kernel).
+void ExportSwish(KernelTable& table) {
+  exported::Export<kernels::SwishGuarded>(table, KernelId::kSwish);
+  const int id = static_cast<int>(KernelId::kSwish);
+  table.f32[id].forward = &exported::SwishForward<float>;
+  table.f32[id].backward = &exported::SwishBackward<float>;
+  table.f64[id].forward = &exported::SwishForward<double>;
+  table.f64[id].backward = &exported::SwishBackward<double>;
+}
+
 }  // namespace ACTD_ISA
 }  // namespace actd
-
-ACTD_EXPORT_KERNEL(Swish)
 
 #else  // the description and the row, compiled once
 #include "server/core/rows.h"
