@@ -333,12 +333,11 @@ std::vector<Case> BuildCases() {
       return (std::max(t, 0.0) + std::log1p(std::exp(-std::fabs(t)))) / beta;
     };
     auto sigmoid = [=](double x) { return SigmoidRef(beta * x); };
-    cases.push_back(
-        beta == 1.0
-            ? Elementwise("softplus", "softplus", Pointwise(softplus, sigmoid))
-            : Elementwise("softplus_beta", "softplus",
-                          Pointwise(softplus, sigmoid),
-                          {{"beta", Number(beta)}}));
+    cases.push_back(beta == 1.0 ? Elementwise("softplus", "softplus",
+                                              Pointwise(softplus, sigmoid))
+                                : Elementwise("softplus_beta", "softplus",
+                                              Pointwise(softplus, sigmoid),
+                                              {{"beta", Number(beta)}}));
   }
   cases.push_back(Elementwise("mish", "mish", Pointwise(MishRef, [](double x) {
                                 const double t =
@@ -432,6 +431,24 @@ std::vector<Case> BuildCases() {
     c.reference = Dice(c.shape, -1, false, 1e-8);
     cases.push_back(c);
   }
+  cases.push_back(Elementwise(
+      "relu6", "relu6",
+      Pointwise([](double x) { return std::min(std::max(x, 0.0), 6.0); },
+                [](double x) { return x > 0 && x <= 6 ? 1.0 : 0.0; })));
+  cases.push_back(Elementwise(
+      "hardsigmoid", "hardsigmoid",
+      Pointwise(
+          [](double x) { return std::min(std::max(x + 3, 0.0), 6.0) / 6; },
+          [](double x) { return x > -3 && x <= 3 ? 1.0 / 6 : 0.0; })));
+  cases.push_back(Elementwise(
+      "hardswish", "hardswish",
+      Pointwise(
+          [](double x) { return x <= -3 ? 0.0
+                                : x > 3 ? x
+                                        : x * (x + 3) / 6; },
+          [](double x) {
+            return x <= -3 ? 0.0 : x > 3 ? 1.0 : (2 * x + 3) / 6;
+          })));
   cases.push_back(Elementwise(
       "identity", "identity",
       Pointwise([](double x) { return x; }, [](double) { return 1.0; })));
