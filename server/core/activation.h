@@ -85,6 +85,10 @@ struct ActivationInfo {
   Properties properties;
   bool backward_from_output = false;
   bool elementwise = true;
+  // A gated linear unit: the input splits along params["axis"] into halves a
+  // and b (even length), y = a·g(b) has half the length there, and the
+  // properties describe the gate g (y as a function of b at a = 1).
+  bool gated = false;
 };
 
 // Parameters resolved against the schema: every parameter present, of the right

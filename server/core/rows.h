@@ -38,6 +38,12 @@ struct KernelChoice {
 // live for the program).
 Activation* ElementwiseRow(ActivationInfo info, KernelChoice choice);
 
+// A gated row (gated_row.cc): the input splits along params["axis"] (added to
+// `info`, default -1) into halves a and b, whose length must be even; y =
+// a·g(b), g the chosen kernel's function. The properties describe g (y at
+// a = 1).
+Activation* GatedRow(ActivationInfo info, KernelChoice choice);
+
 // Calls f(float{}) or f(double{}) for the dtype.
 template <typename F>
 void WithType(DType dtype, F&& f) {

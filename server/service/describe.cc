@@ -62,6 +62,7 @@ void DescribeActivations(pb::ListActivationsResponse* response) {
     out->set_reference(info.reference);
     out->set_backward_from_output(info.backward_from_output);
     out->set_elementwise(info.elementwise);
+    out->set_gated(info.gated);
     for (const ParamInfo& p : info.params) {
       pb::ParamInfo* po = out->add_params();
       po->set_name(p.name);

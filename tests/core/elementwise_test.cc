@@ -130,7 +130,8 @@ void CheckBackward(const Reference& ref, const std::string& isa, Request<T> req,
 // gated_test.cc); every other row of the registry is element-wise and needs an
 // entry in ElementwiseReferences().
 const std::set<std::string>& OwnSuites() {
-  static const auto* names = new std::set<std::string>{"maxout", "dice"};
+  static const auto* names = new std::set<std::string>{
+      "maxout", "dice", "glu", "swiglu", "geglu", "reglu"};
   return *names;
 }
 
@@ -367,11 +368,19 @@ TEST_P(ElementwiseTest, BackwardMatchesFiniteDifferences) {
                points.end());
   for (double x = -8; x <= 8; x += 0.37) points.push_back(x);
   if (ref().piecewise) {
-    // Keep every stencil on one side of 0, where the pieces meet.
+    // Keep every stencil on one side of 0 and of every listed kink.
+    std::vector<double> kinks =
+        FindActivation(ref().name)->info().properties.kinks;
+    kinks.push_back(0);
     points.erase(std::remove_if(points.begin(), points.end(),
-                                [](double x) {
-                                  return std::fabs(x) <
-                                         3e-3 * std::max(1.0, std::fabs(x));
+                                [&](double x) {
+                                  for (double k : kinks) {
+                                    if (std::fabs(x - k) <
+                                        3e-3 * std::max(1.0, std::fabs(x))) {
+                                      return true;
+                                    }
+                                  }
+                                  return false;
                                 }),
                  points.end());
   }

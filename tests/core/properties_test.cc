@@ -48,10 +48,22 @@ class Probe {
       r.weights["running_mean"] = {{1}, {0.0}};
       r.weights["running_var"] = {{1}, {1.0}};
     }
+    // A gated unit as its gate: rows [a = 1, b = x], dy/db.
+    const bool gated = FindActivation(name_)->info().gated;
+    if (gated) {
+      r.input.shape = {static_cast<int64_t>(x.size()), 2};
+      r.input.values.clear();
+      for (double v : x) r.input.values.insert(r.input.values.end(), {1.0, v});
+    }
     absl::StatusOr<Results<double>> out = backward ? Backward(r) : Forward(r);
     EXPECT_TRUE(out.ok()) << out.status();
     if (!out.ok()) return std::vector<double>(x.size(), NAN);
-    return (*out)[backward ? "grad_input" : "output"];
+    std::vector<double> v = (*out)[backward ? "grad_input" : "output"];
+    if (gated && backward) {
+      for (size_t i = 0; i < x.size(); ++i) v[i] = v[2 * i + 1];
+      v.resize(x.size());
+    }
+    return v;
   }
   std::string name_;
 };
@@ -73,11 +85,12 @@ class PropertiesTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(PropertiesTest, NonlinearClaim) {
-  // Distance from the chord through (-1, f(-1)) and (1, f(1)) on [-3, 3].
+  // Distance from the chord through (-1, f(-1)) and (1, f(1)) on [-8, 8]
+  // (wide enough for hardsigmoid, affine on [-3, 3]).
   const Probe p = probe();
   const double a = p.F(-1.0), b = p.F(1.0);
   double deviation = 0;
-  for (double x = -3; x <= 3; x += 0.01) {
+  for (double x = -8; x <= 8; x += 0.01) {
     const double line = a + (b - a) * (x + 1) / 2;
     deviation = std::max(deviation, std::fabs(p.F(x) - line));
   }
@@ -293,6 +306,7 @@ TEST_P(PropertiesTest, LearnableParametersMatchBackward) {
   Request<double> r;
   r.name = i.name;
   r.input = {{4, 3}, {-2, -1, -0.5, 0.25, 0.5, 1, 2, 3, -3, 0.75, -0.75, 1.5}};
+  if (i.gated) r.input = {{6, 2}, r.input.values};
   if (i.name == "prelu") r.weights["alpha"] = {{3}, {0.1, 0.2, 0.3}};
   if (i.name == "dice") r.weights["alpha"] = {{3}, {0.1, 0.2, 0.3}};
   if (i.name == "maxout") {

@@ -199,6 +199,39 @@ Reference SoftplusRef(std::string label, ParamMap params, Ld beta) {
   return r;
 }
 
+// relu6, hardsigmoid and hardswish: piecewise, with the negative side's slope
+// at each kink (their kinks are listed in the registry's properties).
+Reference Relu6Ref() {
+  Reference r = Base("relu6", "relu6");
+  r.f = [](Ld x) { return std::min<Ld>(std::max<Ld>(x, 0), 6); };
+  r.df = [](Ld x) -> Ld { return x > 0 && x <= 6 ? 1 : 0; };
+  r.d2f = [](Ld) -> Ld { return 0; };
+  r.f_neg_inf = 0, r.f_pos_inf = 6, r.df_neg_inf = 0, r.df_pos_inf = 0;
+  r.kink_at_zero = true;
+  r.piecewise = true;
+  return r;
+}
+
+Reference HardSigmoidRef() {
+  Reference r = Base("hardsigmoid", "hardsigmoid");
+  r.f = [](Ld x) { return std::min<Ld>(std::max<Ld>(x + 3, 0), 6) / 6; };
+  r.df = [](Ld x) -> Ld { return x > -3 && x <= 3 ? 1.0L / 6 : 0; };
+  r.d2f = [](Ld) -> Ld { return 0; };
+  r.f_neg_inf = 0, r.f_pos_inf = 1, r.df_neg_inf = 0, r.df_pos_inf = 0;
+  r.piecewise = true;
+  return r;
+}
+
+Reference HardSwishRef() {
+  Reference r = Base("hardswish", "hardswish");
+  r.f = [](Ld x) -> Ld { return x <= -3 ? 0 : x > 3 ? x : x * (x + 3) / 6; };
+  r.df = [](Ld x) -> Ld { return x <= -3 ? 0 : x > 3 ? 1 : (2 * x + 3) / 6; };
+  r.d2f = [](Ld x) -> Ld { return x > -3 && x <= 3 ? 1.0L / 3 : 0; };
+  r.f_neg_inf = 0, r.f_pos_inf = kInf, r.df_neg_inf = 0, r.df_pos_inf = 1;
+  r.piecewise = true;
+  return r;
+}
+
 Reference IdentityRef() {
   Reference r = Base("identity", "identity");
   r.f = [](Ld x) { return x; };
@@ -267,6 +300,9 @@ const std::vector<Reference>& ElementwiseReferences() {
       SoftplusRef("softplus", {}, 1),
       SoftplusRef("softplus(beta=2.5)", Num("beta", 2.5), 2.5L),
       SoftplusRef("softplus(beta=0.125)", Num("beta", 0.125), 0.125L),
+      Relu6Ref(),
+      HardSigmoidRef(),
+      HardSwishRef(),
       IdentityRef(),
   };
   return *refs;

@@ -214,7 +214,10 @@ TEST_F(ListActivations, PropertiesMatchTheMaths) {
 TEST_F(ListActivations, ElementwiseAndBackwardFromOutputFlags) {
   for (const pb::ActivationInfo& info : response_.activations()) {
     const bool reduces = info.name() == "maxout" || info.name() == "dice";
-    EXPECT_EQ(info.elementwise(), !reduces) << info.name();
+    const bool gated = info.name() == "glu" || info.name() == "swiglu" ||
+                       info.name() == "geglu" || info.name() == "reglu";
+    EXPECT_EQ(info.elementwise(), !reduces && !gated) << info.name();
+    EXPECT_EQ(info.gated(), gated) << info.name();
   }
   for (const char* name : {"sigmoid", "tanh", "relu", "identity"}) {
     EXPECT_TRUE(Info(name).backward_from_output()) << name;

@@ -241,6 +241,34 @@ Case Elementwise(std::string label, std::string name, ReferenceFn reference,
   return c;
 }
 
+// A gated unit on a [2, 6] input along the last axis: a = columns 0-2, b =
+// columns 3-5; y = a·g(b) [2, 3], da = dy·g(b), db = dy·a·g'(b).
+Case Gated(std::string name, std::function<double(double)> g,
+           std::function<double(double)> dg) {
+  Case c;
+  c.label = name;
+  c.name = std::move(name);
+  c.shape = {2, 6};
+  c.x = {0.5, -1.25, 2.0, -3.5, 0.375, 1.0, -0.75, 1.5, 0.25, 2.75, -0.5, 0.0};
+  c.out_shape = {2, 3};
+  c.reference = [=](const Values& x, const std::map<std::string, Values>&,
+                    const Values& dy) {
+    Reference r;
+    r.dx.assign(x.size(), 0);
+    for (int row = 0; row < 2; ++row) {
+      for (int j = 0; j < 3; ++j) {
+        const double a = x[row * 6 + j], b = x[row * 6 + 3 + j];
+        const double d = dy[row * 3 + j];
+        r.y.push_back(a * g(b));
+        r.dx[row * 6 + j] = d * g(b);
+        r.dx[row * 6 + 3 + j] = d * a * dg(b);
+      }
+    }
+    return r;
+  };
+  return c;
+}
+
 std::vector<Case> BuildCases() {
   std::vector<Case> cases;
   cases.push_back(
@@ -333,12 +361,11 @@ std::vector<Case> BuildCases() {
       return (std::max(t, 0.0) + std::log1p(std::exp(-std::fabs(t)))) / beta;
     };
     auto sigmoid = [=](double x) { return SigmoidRef(beta * x); };
-    cases.push_back(
-        beta == 1.0
-            ? Elementwise("softplus", "softplus", Pointwise(softplus, sigmoid))
-            : Elementwise("softplus_beta", "softplus",
-                          Pointwise(softplus, sigmoid),
-                          {{"beta", Number(beta)}}));
+    cases.push_back(beta == 1.0 ? Elementwise("softplus", "softplus",
+                                              Pointwise(softplus, sigmoid))
+                                : Elementwise("softplus_beta", "softplus",
+                                              Pointwise(softplus, sigmoid),
+                                              {{"beta", Number(beta)}}));
   }
   cases.push_back(Elementwise("mish", "mish", Pointwise(MishRef, [](double x) {
                                 const double t =
@@ -432,6 +459,39 @@ std::vector<Case> BuildCases() {
     c.reference = Dice(c.shape, -1, false, 1e-8);
     cases.push_back(c);
   }
+  cases.push_back(Elementwise(
+      "relu6", "relu6",
+      Pointwise([](double x) { return std::min(std::max(x, 0.0), 6.0); },
+                [](double x) { return x > 0 && x <= 6 ? 1.0 : 0.0; })));
+  cases.push_back(Elementwise(
+      "hardsigmoid", "hardsigmoid",
+      Pointwise(
+          [](double x) { return std::min(std::max(x + 3, 0.0), 6.0) / 6; },
+          [](double x) { return x > -3 && x <= 3 ? 1.0 / 6 : 0.0; })));
+  cases.push_back(Elementwise(
+      "hardswish", "hardswish",
+      Pointwise(
+          [](double x) { return x <= -3 ? 0.0
+                                : x > 3 ? x
+                                        : x * (x + 3) / 6; },
+          [](double x) {
+            return x <= -3 ? 0.0 : x > 3 ? 1.0 : (2 * x + 3) / 6;
+          })));
+  const auto swish = [](double b) { return b * SigmoidRef(b); };
+  const auto dswish = [](double b) {
+    const double s = SigmoidRef(b);
+    return s + b * s * (1 - s);
+  };
+  cases.push_back(Gated("glu", SigmoidRef, [](double b) {
+    return SigmoidRef(b) * SigmoidRef(-b);
+  }));
+  cases.push_back(Gated("swiglu", swish, dswish));
+  cases.push_back(Gated("geglu", GeluRef, [](double b) {
+    return Phi(b) + b * std::exp(-b * b / 2) / std::sqrt(2 * std::numbers::pi);
+  }));
+  cases.push_back(Gated(
+      "reglu", [](double b) { return b > 0 ? b : 0.0; },
+      [](double b) { return b > 0 ? 1.0 : 0.0; }));
   cases.push_back(Elementwise(
       "identity", "identity",
       Pointwise([](double x) { return x; }, [](double) { return 1.0; })));

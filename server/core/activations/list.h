@@ -28,6 +28,13 @@
   A(silu)                           \
   A(mish) K(Mish)                   \
   A(softplus) K(Softplus)           \
+  A(relu6) K(Relu6)                 \
+  A(hardsigmoid) K(HardSigmoid)     \
+  A(hardswish) K(HardSwish)         \
+  A(glu)                            \
+  A(swiglu)                         \
+  A(geglu)                          \
+  A(reglu)                          \
   A(maxout)                         \
   A(dice)                           \
   A(identity) K(Identity)
