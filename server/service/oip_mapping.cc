@@ -28,6 +28,9 @@ using inference::ModelInferResponse;
 constexpr DataTypeRow kDataTypes[] = {
     {"FP32", DType::kFloat32, TypedField::kFp32},
     {"FP64", DType::kFloat64, TypedField::kFp64},
+    // The protocol's typed contents have no 16-bit field: raw only.
+    {"FP16", DType::kFloat16, TypedField::kRawOnly},
+    {"BF16", DType::kBFloat16, TypedField::kRawOnly},
 };
 
 const DataTypeRow& RowOf(DType dtype) {

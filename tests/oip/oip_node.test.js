@@ -106,7 +106,7 @@ test('health and server metadata', async () => {
 
 test('every activation: metadata, forward and backward equal the native API byte for byte', async () => {
   const { activations } = await call(native, 'ListActivations', {});
-  assert.equal(activations.length, 13);
+  assert.ok(activations.length >= 13, `${activations.length} activations`);
   for (const a of activations) {
     assert.equal((await call(oip, 'ModelReady', { name: a.name, version: '1' })).ready, true);
     const m = await call(oip, 'ModelMetadata', { name: a.name });
