@@ -10,7 +10,8 @@
 // throughput divided by oneDNN's (median of 21 passes each, timed
 // alternately). Variants oneDNN lacks report `vs_<relative>` the same way
 // against their nearest relative here (selu against elu, prelu against
-// leaky_relu, gelu_sigmoid against swish, identity against relu), and gelu's
+// leaky_relu, gelu_sigmoid, silu and hardswish against swish, identity and
+// relu6 against relu, hardsigmoid against sigmoid), and gelu's
 // float64 one-worker benchmarks `vs_mish` against mish's.
 //
 // Gated units (glu, swiglu, geglu, reglu) take an input of [n / 1024, 2048]
