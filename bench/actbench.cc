@@ -10,8 +10,18 @@
 // throughput divided by oneDNN's (median of 21 passes each, timed
 // alternately). Variants oneDNN lacks report `vs_<relative>` the same way
 // against their nearest relative here (selu against elu, prelu against
-// leaky_relu, gelu_sigmoid against swish, identity against relu), and gelu's
+// leaky_relu, gelu_sigmoid, silu and hardswish against swish, identity and
+// relu6 against relu, hardsigmoid against sigmoid), and gelu's
 // float64 one-worker benchmarks `vs_mish` against mish's.
+//
+// Gated units (glu, swiglu, geglu, reglu) take an input of [n / 1024, 2048]
+// (the gate along the last axis) and count their n output elements. For
+// swiglu and geglu, `vs_onednn` is against oneDNN's composition of two
+// primitives, as a framework builds it: eltwise (swish with alpha 1, gelu_erf)
+// on the b half into a temporary, then a binary multiply with the a half;
+// backward: the same eltwise, two multiplies and the eltwise's backward.
+// oneDNN gets the two halves as dense buffers of n (its 2.x eltwise needs
+// dense memory: on the strided halves it would run its reference code).
 //
 // Every benchmark measures real time, so Google Benchmark appends "/real_time"
 // to each name: relu/forward/f32/1048576/1/real_time. A --benchmark_filter
@@ -91,11 +101,17 @@ struct Variant {
   const char* relative = nullptr;
   // The variant its float64 one-worker benchmarks are paired with, if any.
   const char* f64_relative = nullptr;
+  // The output halves the input's last axis (maxout, the gated units).
+  bool halves = false;
+  // For a gated unit: oneDNN's eltwise for the gate, for the composition.
+  const char* onednn_gate = nullptr;
 };
 
 std::vector<Variant> Variants() {
   auto channels64 = [](int64_t n) { return Shape{1, 64, n / 64}; };
   auto rows64 = [](int64_t n) { return Shape{n / 64, 64}; };
+  // n output elements: [n / 1024, 2 * 1024], halves a and b along axis -1.
+  auto gated = [](int64_t n) { return Shape{n / 1024, 2048}; };
   return {
       {"identity", "identity", {}, {}, nullptr, "relu"},
       {"relu", "relu", {}, {}, "relu"},
@@ -119,7 +135,24 @@ std::vector<Variant> Variants() {
        "swish"},
       {"swish", "swish", {}, {}, "swish"},
       {"mish", "mish", {}, {}, "mish"},
-      {"maxout", "maxout", {}},
+      {"silu", "silu", {}, {}, nullptr, "swish"},
+      {"softplus", "softplus", {}, {}},
+      {"relu6", "relu6", {}, {}, nullptr, "relu"},
+      {"hardsigmoid", "hardsigmoid", {}, {}, nullptr, "sigmoid"},
+      {"hardswish", "hardswish", {}, {}, nullptr, "swish"},
+      {"glu", "glu", {}, gated, nullptr, nullptr, nullptr, true},
+      {"swiglu", "swiglu", {}, gated, nullptr, nullptr, nullptr, true, "swish"},
+      {"geglu",
+       "geglu",
+       {},
+       gated,
+       nullptr,
+       nullptr,
+       nullptr,
+       true,
+       "gelu_erf"},
+      {"reglu", "reglu", {}, gated, nullptr, nullptr, nullptr, true},
+      {"maxout", "maxout", {}, {}, nullptr, nullptr, nullptr, true},
       {"dice", "dice", {}, rows64},
   };
 }
@@ -224,6 +257,56 @@ struct OneDnn {
       stream.wait();
     };
   }
+
+  // a·g(b) composed of two primitives (see the top comment); a, b and dy hold
+  // n float32 each.
+  std::function<void()> PrepareGated(const std::string& gate, bool backward,
+                                     const float* a, const float* b,
+                                     const float* dy, int64_t n) {
+    float alpha;
+    const dnnl::algorithm alg = Algorithm(gate, &alpha);
+    dnnl::memory::desc md({n}, dnnl::memory::data_type::f32,
+                          dnnl::memory::format_tag::a);
+    auto in = [&](const float* p) {
+      return std::make_shared<dnnl::memory>(md, engine, const_cast<float*>(p));
+    };
+    auto out = [&] { return std::make_shared<dnnl::memory>(md, engine); };
+    auto ma = in(a), mb = in(b), mdy = in(dy);
+    auto g = out(), y = out(), t = out(), db = out();
+    auto fpd = dnnl::eltwise_forward::primitive_desc(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, alg, md,
+                                    alpha, 0),
+        engine);
+    auto gate_fwd = std::make_shared<dnnl::eltwise_forward>(fpd);
+    auto mul = std::make_shared<dnnl::binary>(dnnl::binary::primitive_desc(
+        dnnl::binary::desc(dnnl::algorithm::binary_mul, md, md, md), engine));
+    auto multiply = [this, mul](const dnnl::memory& p, const dnnl::memory& q,
+                                const dnnl::memory& r) {
+      mul->execute(
+          stream,
+          {{DNNL_ARG_SRC_0, p}, {DNNL_ARG_SRC_1, q}, {DNNL_ARG_DST, r}});
+    };
+    if (!backward) {
+      return [=, this] {
+        gate_fwd->execute(stream, {{DNNL_ARG_SRC, *mb}, {DNNL_ARG_DST, *g}});
+        multiply(*ma, *g, *y);
+        stream.wait();
+      };
+    }
+    // da = dy·g(b) (into y), db = g'(b)·(dy·a).
+    auto gate_bwd = std::make_shared<dnnl::eltwise_backward>(
+        dnnl::eltwise_backward::primitive_desc(
+            dnnl::eltwise_backward::desc(alg, md, md, alpha, 0), engine, fpd));
+    return [=, this] {
+      gate_fwd->execute(stream, {{DNNL_ARG_SRC, *mb}, {DNNL_ARG_DST, *g}});
+      multiply(*mdy, *g, *y);
+      multiply(*mdy, *ma, *t);
+      gate_bwd->execute(stream, {{DNNL_ARG_SRC, *mb},
+                                 {DNNL_ARG_DIFF_DST, *t},
+                                 {DNNL_ARG_DIFF_SRC, *db}});
+      stream.wait();
+    };
+  }
 };
 OneDnn& Dnnl() {
   static OneDnn* d = new OneDnn();
@@ -249,7 +332,7 @@ class Case {
     const Shape shape = v.shape ? v.shape(n) : Shape{n};
     request_.name = v.activation;
     request_.params = &v.params;
-    request_.input = {dtype, Inputs<T>(n, 1).data(), shape};
+    request_.input = {dtype, Inputs<T>(NumElements(shape), 1).data(), shape};
     request_.compute = &call_;
     if (v.activation == "prelu") {
       request_.weights.emplace("alpha",
@@ -257,8 +340,9 @@ class Case {
     }
     status_ = RunForward(request_, sink_);
     if (!status_.ok()) return;
-    // grad_output and output have y's shape (maxout halves the last axis).
-    const Shape y_shape = v.activation == "maxout" ? Shape{n / 2} : shape;
+    // grad_output and output have y's shape.
+    Shape y_shape = shape;
+    if (v.halves) y_shape.back() /= 2;
     y_.resize(NumElements(y_shape));
     std::memcpy(y_.data(), sink_.Data("output"), y_.size() * sizeof(T));
     dy_view_ = {dtype, Inputs<T>(n, 2).data(), y_shape};
@@ -338,50 +422,59 @@ void RunActivation(benchmark::State& state, const Variant& v, Direction dir,
                                  Inputs<float>(n, 2).data(), n);
     state.counters["vs_onednn"] = PairedRatio(run_ours, theirs);
   }
+  if (v.onednn_gate && dir != Direction::kBackwardFromOutput) {
+    // The halves of the [n / 1024, 2048] input as two dense buffers.
+    const float* x = Inputs<float>(2 * n, 1).data();
+    std::vector<float> a(n), b(n);
+    for (int64_t r = 0; r < n / 1024; ++r) {
+      std::memcpy(&a[r * 1024], x + r * 2048, 1024 * sizeof(float));
+      std::memcpy(&b[r * 1024], x + r * 2048 + 1024, 1024 * sizeof(float));
+    }
+    auto theirs =
+        Dnnl().PrepareGated(v.onednn_gate, dir != Direction::kForward, a.data(),
+                            b.data(), Inputs<float>(n, 2).data(), n);
+    state.counters["vs_onednn"] = PairedRatio(run_ours, theirs);
+  }
 #endif
 }
 
-void RegisterAll() {
-  const std::vector<int64_t> sizes = {4096, 1 << 20, 1 << 24};
-  const int cores =
-      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<int> workers = {1};
-  if (cores > 1) workers.push_back(cores);
-  const std::vector<Variant>& variants = AllVariants();
-  for (const Variant& v : variants) {
-    const ActivationInfo& info = FindActivation(v.activation)->info();
-    std::vector<Direction> dirs = {Direction::kForward, Direction::kBackward};
-    if (info.backward_from_output)
-      dirs.push_back(Direction::kBackwardFromOutput);
-    for (Direction dir : dirs) {
-      for (const char* dt : {"f32", "f64", "bf16", "f16"}) {
-        for (int64_t n : sizes) {
-          for (int w : workers) {
-            const std::string name = v.name + "/" + DirectionName(dir) + "/" +
-                                     dt + "/" + std::to_string(n) + "/" +
-                                     std::to_string(w);
-            const std::string type = dt;
-            benchmark::RegisterBenchmark(
-                name.c_str(),
-                [&v, dir, n, w, type](benchmark::State& s) {
-                  if (type == "f32") {
-                    RunActivation<float>(s, v, dir, n, w);
-                  } else if (type == "f64") {
-                    RunActivation<double>(s, v, dir, n, w);
-                  } else if (type == "bf16") {
-                    RunActivation<BFloat16>(s, v, dir, n, w);
-                  } else {
-                    RunActivation<Float16>(s, v, dir, n, w);
-                  }
-                })
-                ->UseRealTime();
-          }
+// <variant>/<direction>/<dtype>/<elements>/<workers> for every direction the
+// variant has.
+void RegisterVariant(const Variant& v, const std::vector<int64_t>& sizes,
+                     const std::vector<int>& workers) {
+  const ActivationInfo& info = FindActivation(v.activation)->info();
+  std::vector<Direction> dirs = {Direction::kForward, Direction::kBackward};
+  if (info.backward_from_output) dirs.push_back(Direction::kBackwardFromOutput);
+  for (Direction dir : dirs) {
+    for (const char* dt : {"f32", "f64", "bf16", "f16"}) {
+      for (int64_t n : sizes) {
+        for (int w : workers) {
+          const std::string name = v.name + "/" + DirectionName(dir) + "/" +
+                                   dt + "/" + std::to_string(n) + "/" +
+                                   std::to_string(w);
+          const std::string type = dt;
+          benchmark::RegisterBenchmark(name.c_str(), [&v, dir, n, w, type](
+                                                         benchmark::State& s) {
+            if (type == "f32") {
+              RunActivation<float>(s, v, dir, n, w);
+            } else if (type == "f64") {
+              RunActivation<double>(s, v, dir, n, w);
+            } else if (type == "bf16") {
+              RunActivation<BFloat16>(s, v, dir, n, w);
+            } else {
+              RunActivation<Float16>(s, v, dir, n, w);
+            }
+          })->UseRealTime();
         }
       }
     }
   }
-  // memcpy of the same bytes, by one thread or split in `w` contiguous parts
-  // over the same pool the kernels use: the machine's memory bandwidth.
+}
+
+// memcpy of the same bytes, by one thread or split in `w` contiguous parts
+// over the same pool the kernels use: the machine's memory bandwidth.
+void RegisterMemcpy(const std::vector<int64_t>& sizes,
+                    const std::vector<int>& workers) {
   for (int64_t n : sizes) {
     for (const char* dt : {"f32", "f64"}) {
       const size_t bytes = n * (std::string(dt) == "f32" ? 4 : 8);
@@ -409,8 +502,12 @@ void RegisterAll() {
       }
     }
   }
+}
+
 #ifdef ACTD_HAVE_DNNL
-  for (const Variant& v : variants) {
+// onednn/<variant>/<direction>/<dtype>/<elements>/1: oneDNN's eltwise alone.
+void RegisterOneDnn(const std::vector<int64_t>& sizes) {
+  for (const Variant& v : AllVariants()) {
     if (!v.onednn) continue;
     for (bool backward : {false, true}) {
       for (int64_t n : sizes) {
@@ -434,6 +531,19 @@ void RegisterAll() {
       }
     }
   }
+}
+#endif
+
+void RegisterAll() {
+  const std::vector<int64_t> sizes = {4096, 1 << 20, 1 << 24};
+  const int cores =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<int> workers = {1};
+  if (cores > 1) workers.push_back(cores);
+  for (const Variant& v : AllVariants()) RegisterVariant(v, sizes, workers);
+  RegisterMemcpy(sizes, workers);
+#ifdef ACTD_HAVE_DNNL
+  RegisterOneDnn(sizes);
 #endif
 }
 

@@ -78,8 +78,8 @@ class OutputSink {
                               const Shape& shape) = 0;
 };
 
-// An OutputSink that keeps results in plain memory: for tests, the CLI and
-// benchmarks.
+// An OutputSink that keeps results in plain memory, for tests (the service
+// writes into its responses, actbench reuses buffers of its own).
 class BufferSink : public OutputSink {
  public:
   struct Buffer {

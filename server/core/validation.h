@@ -22,11 +22,12 @@ absl::StatusOr<ResolvedParams> ResolveParams(const ActivationInfo& info,
 absl::StatusOr<int> NormalizeAxis(double axis, int rank,
                                   absl::string_view field);
 
-// The weight called `name`, checked to have the input's dtype and `shape`;
-// nullptr when absent. `shape_text` describes the expected shape in the error
-// ("[C] = [3]").
+// The weight called `name`, checked to have the input's dtype; nullptr when
+// absent. Its shape is the caller's to check (CheckWeightShape).
 absl::StatusOr<const ConstTensorView*> FindWeight(const ActivationCall& call,
                                                   absl::string_view name);
+// OK when weight `name` has the shape `expected`; else an error that describes
+// the expected shape as `expected_text` ("[C] = [3]").
 absl::Status CheckWeightShape(absl::string_view name, const ConstTensorView& w,
                               const Shape& expected,
                               absl::string_view expected_text);

@@ -1,6 +1,7 @@
-// Handlers on gRPC's callback API: admit the call (parse, token, validation,
-// in-flight limit, deadline), evaluate, serialize, then report (status, timing
-// metadata, metrics, access log) and finish. The work itself lives in
+// Handlers on gRPC's callback API: admit the call (bearer token, parse,
+// validation, in-flight limit, then cancellation and whether the deadline
+// leaves time for the elements), evaluate, serialize, then report (status,
+// timing metadata, metrics, access log) and finish. The work itself lives in
 // evaluate.cc, the wire format in wire.cc.
 //
 // Threads: gRPC runs a handler on one of its own threads. A small call is
@@ -230,7 +231,8 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
 
   // Admission, in this order: token, parse, validation (so a malformed request
   // is refused for what it is, before any cost estimate), in-flight limit,
-  // deadline. On OK the call counts as in flight until Release.
+  // cancellation and deadline (CheckDeadline). On OK the call counts as in
+  // flight until Release.
   template <class Request>
   absl::Status Admit(const Received<Request>& in, Call* call) {
     if (absl::Status s = Authorize(call->context); !s.ok()) return s;

@@ -100,13 +100,10 @@ void WidenInPlace(float* data, int64_t n, DType dtype) {
   }
 }
 
-}  // namespace
-
-absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
-                                           absl::string_view field,
-                                           int64_t max_elements) {
-  // Shape: non-negative dimensions whose product fits in int64 (and, once the
-  // data agrees with it, in the limit).
+// The element count of t's shape: non-negative dimensions whose product fits
+// in int64 (the limit is checked once the data agrees with it); also refuses
+// more than one kind of data and an unknown dtype.
+absl::StatusOr<int64_t> CheckHeader(const Tensor& t, absl::string_view field) {
   int64_t elements = 1;
   bool overflow = false;
   for (int i = 0; i < t.shape_size(); ++i) {
@@ -136,43 +133,49 @@ absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
     return absl::InvalidArgumentError(absl::StrCat(
         field, ".dtype: ", DTypeText(t.dtype()), " is not a known DataType"));
   }
-  DecodedTensor out;
-  out.view.shape.assign(t.shape().begin(), t.shape().end());
-  if (t.float_data_size() > 0 || t.double_data_size() > 0) {
-    const bool is_float = t.float_data_size() > 0;
-    const DataType implied = is_float ? activation::v1::DATA_TYPE_FLOAT32
-                                      : activation::v1::DATA_TYPE_FLOAT64;
-    // float_data also carries BFLOAT16 and FLOAT16 values (rounded below).
-    const bool half = is_float && IsHalf(t.dtype());
-    if (t.dtype() != activation::v1::DATA_TYPE_UNSPECIFIED &&
-        t.dtype() != implied && !half) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".dtype: ", DTypeText(t.dtype()), " disagrees with ",
-          is_float ? "float_data (FLOAT32, BFLOAT16 or FLOAT16)"
-                   : "double_data (FLOAT64)"));
-    }
-    const int64_t n = is_float ? t.float_data_size() : t.double_data_size();
-    if (n != elements) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, is_float ? ".float_data" : ".double_data", ": ", n,
-          " values but shape ", ShapeText(t), " has ", elements, " elements"));
-    }
-    out.encoding = Encoding::kTyped;
-    if (half) {
-      out.view.dtype = ToDType(t.dtype());
-      out.aligned_copy = RoundToHalf(t.float_data().data(), n, out.view.dtype);
-      out.view.data = out.aligned_copy->data();
-      return out;
-    }
-    out.view.dtype = is_float ? DType::kFloat32 : DType::kFloat64;
-    out.view.data = is_float ? static_cast<const void*>(t.float_data().data())
-                             : static_cast<const void*>(t.double_data().data());
-    if (absl::Status s = CheckLimit(t, field, elements, max_elements); !s.ok())
-      return s;
-    return out;
-  }
+  return elements;
+}
 
-  // raw_data, or no data at all (valid only for an empty tensor).
+// float_data or double_data, viewed in place (16-bit types rounded into a
+// copy).
+absl::Status DecodeTyped(const Tensor& t, absl::string_view field,
+                         int64_t elements, int64_t max_elements,
+                         DecodedTensor& out) {
+  const bool is_float = t.float_data_size() > 0;
+  const DataType implied = is_float ? activation::v1::DATA_TYPE_FLOAT32
+                                    : activation::v1::DATA_TYPE_FLOAT64;
+  // float_data also carries BFLOAT16 and FLOAT16 values (rounded below).
+  const bool half = is_float && IsHalf(t.dtype());
+  if (t.dtype() != activation::v1::DATA_TYPE_UNSPECIFIED &&
+      t.dtype() != implied && !half) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".dtype: ", DTypeText(t.dtype()), " disagrees with ",
+        is_float ? "float_data (FLOAT32, BFLOAT16 or FLOAT16)"
+                 : "double_data (FLOAT64)"));
+  }
+  const int64_t n = is_float ? t.float_data_size() : t.double_data_size();
+  if (n != elements) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, is_float ? ".float_data" : ".double_data", ": ", n,
+        " values but shape ", ShapeText(t), " has ", elements, " elements"));
+  }
+  out.encoding = Encoding::kTyped;
+  if (half) {
+    out.view.dtype = ToDType(t.dtype());
+    out.aligned_copy = RoundToHalf(t.float_data().data(), n, out.view.dtype);
+    out.view.data = out.aligned_copy->data();
+    return absl::OkStatus();
+  }
+  out.view.dtype = is_float ? DType::kFloat32 : DType::kFloat64;
+  out.view.data = is_float ? static_cast<const void*>(t.float_data().data())
+                           : static_cast<const void*>(t.double_data().data());
+  return CheckLimit(t, field, elements, max_elements);
+}
+
+// raw_data, or no data at all (valid only for an empty tensor).
+absl::Status DecodeRaw(const Tensor& t, absl::string_view field,
+                       int64_t elements, int64_t max_elements,
+                       DecodedTensor& out) {
   if (t.dtype() == activation::v1::DATA_TYPE_UNSPECIFIED) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, ".dtype: DATA_TYPE_UNSPECIFIED",
@@ -207,6 +210,22 @@ absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
         std::make_shared<std::string>(raw);  // rare: keep loads aligned
     out.view.data = out.aligned_copy->data();
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
+                                           absl::string_view field,
+                                           int64_t max_elements) {
+  absl::StatusOr<int64_t> elements = CheckHeader(t, field);
+  if (!elements.ok()) return elements.status();
+  DecodedTensor out;
+  out.view.shape.assign(t.shape().begin(), t.shape().end());
+  const bool typed = t.float_data_size() > 0 || t.double_data_size() > 0;
+  absl::Status s = typed ? DecodeTyped(t, field, *elements, max_elements, out)
+                         : DecodeRaw(t, field, *elements, max_elements, out);
+  if (!s.ok()) return s;
   return out;
 }
 
