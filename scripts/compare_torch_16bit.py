@@ -55,7 +55,11 @@ def sig(x):
 
 
 def limits(fwd, bwd, x, f_neg_inf, f_pos_inf, d_neg_inf, d_pos_inf):
-    """The infinity limits of docs/SPEC.md where a float64 formula gives inf*0."""
+    """The infinity limits of docs/SPEC.md where a float64 formula gives inf*0.
+
+    Also the sign of an underflowed derivative: gelu', silu' and mish' are negative for
+    x < -2, and s + x·s·(...) with s = 0 gives +0 where the exact value rounds to -0."""
+    bwd = np.where((bwd == 0) & (x < -2), -0.0, bwd)
     fwd[x == -np.inf], fwd[x == np.inf] = f_neg_inf, f_pos_inf
     bwd[x == -np.inf], bwd[x == np.inf] = d_neg_inf, d_pos_inf
     return fwd, bwd
