@@ -272,6 +272,37 @@ def compare(client, dtype):
             if theirs is None:
                 row["torch"] = "not implemented: " + (why or "")
             rows.append(row)
+    return rows + compare_glu(client, dtype, t, x)
+
+
+def compare_glu(client, dtype, t, x):
+    """glu along the last axis with a = b = x (every bit pattern in both halves): y = x·σ(x),
+    da = σ(x), db = x·σ(x)σ(-x). Plain products, as docs/SPEC.md says for gated units, so
+    x = ±inf gives NaN where a factor is 0 (no infinity limits here)."""
+    x2 = torch.stack([t, t], dim=-1)
+    y = to_bits(client.forward("glu", x2, params={"axis": -1}))[:, 0]
+    dx = to_bits(client.backward("glu", x2, params={"axis": -1})[0])
+    with np.errstate(all="ignore"):
+        s, sm = sig(x), sig(-x)
+        refs = [np.where(x_half_ties(x) > 0, np.nextafter(x * s, np.inf), x * s), s, x * s * sm]
+    round_fn = TYPES[dtype][1]
+    try:
+        xt = x2.clone().requires_grad_(True)
+        yt = F.glu(xt, dim=-1)
+        yt.backward(torch.ones_like(yt))
+        theirs = [to_bits(yt)[:, 0], to_bits(xt.grad)[:, 0], to_bits(xt.grad)[:, 1]]
+        why = None
+    except RuntimeError as e:
+        theirs, why = [None] * 3, str(e).splitlines()[0]
+    rows = []
+    for direction, ours, th, ref in zip(("forward", "backward (da)", "backward (db)"),
+                                        (y, dx[:, 0], dx[:, 1]), theirs, refs):
+        ref = np.where(np.isnan(x), np.nan, ref)
+        row = counts(ours, th, round_fn(ref), dtype)
+        row.update(activation="glu (a = b = x)", dtype=dtype, direction=direction)
+        if th is None:
+            row["torch"] = "not implemented: " + why
+        rows.append(row)
     return rows
 
 
