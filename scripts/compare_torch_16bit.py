@@ -307,8 +307,8 @@ def compare_glu(client, dtype, t, x):
 
 
 def table(rows):
-    head = ("| activation | type | direction | actd correctly rounded | actd ±0 only | actd 1 ulp | "
-            "actd max ulp | torch "
+    head = ("| activation | type | direction | actd correctly rounded | actd ±0 only | "
+            "actd 1 ulp | actd max ulp | torch "
             "correctly rounded | torch max ulp | actd = torch | torch off, actd right | "
             "actd off, torch right | both off, differ | torch NaN, actd not | ±0 only |")
     out = [head, "|" + "---|" * 15]
