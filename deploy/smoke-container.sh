@@ -238,7 +238,7 @@ inspect() { buildah inspect --type image --format "$1" "$image"; }
 [ "$(inspect '{{.OCIv1.Config.Entrypoint}}')" = '[actd]' ] ||
   fail "entrypoint is $(inspect '{{.OCIv1.Config.Entrypoint}}'), expected [actd]"
 ports="$(inspect '{{range $p, $v := .OCIv1.Config.ExposedPorts}}{{$p}} {{end}}')"
-[ "$ports" = "50051/tcp 8002/tcp " ] || fail "exposed ports are '$ports', expected 50051/tcp 8002/tcp"
+[ "$ports" = "50051/tcp 8000/tcp 8002/tcp " ] || fail "exposed ports are '$ports', expected 50051/tcp 8000/tcp 8002/tcp"
 project_version="$(sed -n 's/^project(actd VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")"
 label_version="$(inspect '{{index .OCIv1.Config.Labels "org.opencontainers.image.version"}}')"
 [ -n "$project_version" ] && [ "$label_version" = "$project_version" ] ||

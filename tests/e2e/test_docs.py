@@ -10,9 +10,9 @@ build/bin linked to the binaries under test) and runs, in order:
 Other blocks (output, file layouts) are text.
 
 Commands run with build/bin and /usr/bin first on PATH and NO_COLOR set. The
-port number 50051 in a command is replaced by a free port, so that the test
-never collides with a server already on the machine; that is the only change
-made to what the README says. Background processes a block starts are
+port numbers 50051 (gRPC) and :8000 (HTTP) in a command are replaced by free
+ports, so that the test never collides with a server already on the machine;
+that is the only change made to what the README says. Background processes a block starts are
 stopped when the README is done.
 
 An HTML comment on the line before a block changes how it runs:
@@ -128,7 +128,7 @@ class DocsTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, root, True)
         clone = os.path.join(root, "repo")
         fresh_copy(clone)
-        port = free_port()
+        port = (free_port(), free_port())  # gRPC, HTTP
         env = dict(os.environ, NO_COLOR="1",
                    PATH=os.pathsep.join([os.path.join(clone, "build", "bin"), "/usr/bin",
                                          os.environ.get("PATH", "")]))
@@ -140,7 +140,7 @@ class DocsTest(unittest.TestCase):
                     skipped.append("%s %s" % (block.where(), block.reason))
                     continue
                 if block.marker == "server":
-                    server = actd_harness.ActdServer(port=port)
+                    server = actd_harness.ActdServer("--http_port", port[1], port=port[0])
                     self.addCleanup(server.stop)
                     env["ACTCTL_TARGET"] = server.target
                     continue
@@ -160,7 +160,8 @@ class DocsTest(unittest.TestCase):
             print("  skipped %s" % line, file=sys.stderr)
 
     def run_step(self, block, command, expected, port, clone, env, root, groups):
-        command = command.replace("50051", str(port))
+        command = command.replace("50051", str(port[0]))
+        command = re.sub(r"(?<=:)8000\b", str(port[1]), command)
         log = os.path.join(root, "output.txt")
         with open(log, "w+") as out:
             # A file, not a pipe: a background process a block starts keeps

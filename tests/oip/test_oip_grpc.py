@@ -226,9 +226,10 @@ class OipGrpcTest(h.ActdTestCase):
                         'inputs["grad_output"]: only a backward call takes it')
         r = infer_request(case, True, grad_output=np.ones(5, np.float32))
         self.assertCode(grpc.StatusCode.INVALID_ARGUMENT, r, 'inputs["grad_output"].shape: [5]')
-        r = infer_request(case)
+        r = infer_request(case)  # FP32 bytes declared FP16: twice too many
         r.inputs[0].datatype = "FP16"
-        self.assertCode(grpc.StatusCode.UNIMPLEMENTED, r, 'inputs["x"].datatype: "FP16"')
+        self.assertCode(grpc.StatusCode.INVALID_ARGUMENT, r,
+                        'raw_input_contents[0] (inputs["x"]): 24 bytes but shape [6] of FP16 needs 12')
         r = infer_request(case)
         r.inputs[0].datatype = "INT8"
         self.assertCode(grpc.StatusCode.INVALID_ARGUMENT, r, 'inputs["x"].datatype: "INT8"')

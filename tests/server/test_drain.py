@@ -85,15 +85,18 @@ class DrainTest(h.ActdTestCase):
         self.assertIn("stopped", log)
 
     def test_grace_period_bounds_a_long_call(self):
-        # 64M float64 elements on one compute thread: seconds of compute,
-        # longer than the 1 s grace period.
+        # Maxout with a 4096 x 1024 float64 weight over 4096 rows on one
+        # compute thread: 34 GFLOP, seconds of compute, longer than the 1 s
+        # grace period. (Element-wise kernels are too fast for this now.)
         grace = 1
         server = self.start("--shutdown_grace", grace, "--compute_threads", 1,
                             "--max_message_bytes", 640 * h.MiB)
-        n = 64 * h.MiB
         options = [("grpc.max_send_message_length", 640 * h.MiB),
                    ("grpc.max_receive_message_length", 640 * h.MiB)]
-        request = h.forward_request("gelu", np.linspace(-3, 3, n, dtype=np.float64))
+        rng = np.random.default_rng(0)
+        request = h.forward_request("maxout", rng.standard_normal((4096, 1024)))
+        request.activation.weights["weight"].CopyFrom(
+            h.raw_tensor(rng.standard_normal((4096, 1024))))
         future = server.stub(options).Forward.future(request, timeout=120)
         del request
         server.wait_inflight(1, timeout=60)

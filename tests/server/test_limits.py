@@ -95,17 +95,20 @@ class LimitsTest(h.ActdTestCase):
         small.Forward(h.forward_request("relu", np.ones(8, np.float32)), timeout=5)
 
     def test_max_inflight_concurrent_large_calls(self):
+        # Maxout through a 2048 x 1024 float64 weight: about a second of
+        # compute per call, so the four calls overlap.
         server = self.start("--max_inflight", 1)
-        n = 8 * h.MiB
-        x = np.linspace(-4, 4, n, dtype=np.float64)
-        request = h.forward_request("gelu", x)
+        rng = np.random.default_rng(0)
+        request = h.forward_request("maxout", rng.standard_normal((2048, 1024)))
+        request.activation.weights["weight"].CopyFrom(
+            h.raw_tensor(rng.standard_normal((2048, 1024))))
         stubs = [server.stub(h.BIG_CHANNEL) for _ in range(4)]
         futures = [s.Forward.future(request, timeout=60) for s in stubs]
         ok, refused = 0, 0
         for f in futures:
             try:
                 response = f.result(timeout=60)
-                self.assertEqual(len(response.output.raw_data), 8 * n)
+                self.assertEqual(len(response.output.raw_data), 8 * 2048 * 1024)
                 ok += 1
             except grpc.RpcError as e:
                 self.assertEqual(e.code(), grpc.StatusCode.RESOURCE_EXHAUSTED, e.details())
