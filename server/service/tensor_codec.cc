@@ -159,6 +159,8 @@ absl::Status DecodeTyped(const Tensor& t, absl::string_view field,
         field, is_float ? ".float_data" : ".double_data", ": ", n,
         " values but shape ", ShapeText(t), " has ", elements, " elements"));
   }
+  if (absl::Status s = CheckLimit(t, field, elements, max_elements); !s.ok())
+    return s;
   out.encoding = Encoding::kTyped;
   if (half) {
     out.view.dtype = ToDType(t.dtype());
@@ -169,7 +171,7 @@ absl::Status DecodeTyped(const Tensor& t, absl::string_view field,
   out.view.dtype = is_float ? DType::kFloat32 : DType::kFloat64;
   out.view.data = is_float ? static_cast<const void*>(t.float_data().data())
                            : static_cast<const void*>(t.double_data().data());
-  return CheckLimit(t, field, elements, max_elements);
+  return absl::OkStatus();
 }
 
 // raw_data, or no data at all (valid only for an empty tensor).

@@ -489,6 +489,15 @@ TEST(Limits, InputOverMaxElementsIsResourceExhausted) {
   ExpectError(server.Forward(request, &response),
               StatusCode::RESOURCE_EXHAUSTED,
               {"input", "101", "100", "--max_elements"});
+  // Typed bfloat16 values (rounded into a copy on arrival) are limited too.
+  pb::Tensor typed_half;
+  typed_half.set_dtype(pb::DATA_TYPE_BFLOAT16);
+  typed_half.add_shape(101);
+  for (int i = 0; i < 101; ++i) typed_half.add_float_data(1.0f);
+  *request.mutable_input() = typed_half;
+  ExpectError(server.Forward(request, &response),
+              StatusCode::RESOURCE_EXHAUSTED,
+              {"input", "101", "100", "--max_elements"});
   // A shape over the limit that the data does not back is malformed first.
   pb::Tensor shape_only;
   shape_only.set_dtype(kF32);
