@@ -4,6 +4,10 @@
 // only when cpuid says the CPU has its instructions.
 #include "server/core/half.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +21,19 @@
 #include <immintrin.h>
 #define ACTD_HALF_X86 1
 #endif
+
+namespace actd {
+
+bool CpuHasF16c() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+#else
+  return false;
+#endif
+}
+
+}  // namespace actd
 
 namespace actd {
 namespace {
@@ -217,7 +234,7 @@ const Candidate kCandidates[] = {
      [] {
        __builtin_cpu_init();
        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-              __builtin_cpu_supports("f16c");
+              CpuHasF16c();
      }},
     {{"avx512", WidenBf16Avx512, NarrowBf16Avx512, WidenF16Avx512,
       NarrowF16Avx512},
@@ -225,8 +242,7 @@ const Candidate kCandidates[] = {
        __builtin_cpu_init();
        return __builtin_cpu_supports("avx512f") &&
               __builtin_cpu_supports("avx512bw") &&
-              __builtin_cpu_supports("avx512vl") &&
-              __builtin_cpu_supports("f16c");
+              __builtin_cpu_supports("avx512vl") && CpuHasF16c();
      }},
     {{"avx512_bf16", WidenBf16Avx512, NarrowBf16Avx512Bf16, WidenF16Avx512,
       NarrowF16Avx512},
@@ -235,8 +251,7 @@ const Candidate kCandidates[] = {
        return __builtin_cpu_supports("avx512f") &&
               __builtin_cpu_supports("avx512bw") &&
               __builtin_cpu_supports("avx512vl") &&
-              __builtin_cpu_supports("avx512bf16") &&
-              __builtin_cpu_supports("f16c");
+              __builtin_cpu_supports("avx512bf16") && CpuHasF16c();
      }},
 #endif
 };

@@ -29,6 +29,14 @@
 
 namespace actd {
 
+// Whether the CPU has F16C (cpuid leaf 1, ecx bit 29). Asked through cpuid
+// because clang's __builtin_cpu_supports does not know "f16c".
+bool CpuHasF16c();
+
+}  // namespace actd
+
+namespace actd {
+
 namespace half_bits {
 
 inline uint32_t FloatBits(float f) {

@@ -39,7 +39,7 @@ const Candidate kCandidates[] = {
      [] {
        __builtin_cpu_init();
        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-              __builtin_cpu_supports("f16c");
+              CpuHasF16c();
      }},
 #endif
 #ifdef ACTD_HAVE_AVX512
@@ -51,7 +51,7 @@ const Candidate kCandidates[] = {
               __builtin_cpu_supports("avx512bw") &&
               __builtin_cpu_supports("avx512vl") &&
               __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-              __builtin_cpu_supports("f16c");
+              CpuHasF16c();
      }},
 #endif
 };

@@ -5,6 +5,10 @@
 # is left in the scratch folder printed; copy it to regressions/<target>/ with
 # a name that says what it found, so the normal build replays it forever.
 #
+# The seed is fixed (FUZZ_SEED, default 1): a run explores the same inputs in the same order as
+# every other run with that seed, only further or less far, so a CI run shows what an earlier,
+# longer run here has already covered; FUZZ_SEED=0 lets libFuzzer pick a new one.
+#
 # Usage: tests/fuzz/run.sh BUILD_DIR [SECONDS_PER_TARGET]
 set -uo pipefail
 build="$(cd "${1:?usage: run.sh BUILD_DIR [SECONDS]}" && pwd)"
@@ -20,7 +24,7 @@ for bin in "$build"/bin/*_fuzzer; do
   cp "$here/corpus/$name"/* "$corpus"/ 2>/dev/null || true
   echo "== $name: ${seconds} s from $(ls "$corpus" | wc -l) seeds"
   if (cd "$scratch" && "$bin" "$corpus" "$here/regressions/$name" \
-        -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \
+        -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \
         -print_final_stats=1 -artifact_prefix="$scratch/$name-" 2>&1 | tail -n 25); then
     passed=$((passed + 1))
   else

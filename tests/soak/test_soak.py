@@ -511,17 +511,20 @@ class SoakTest(harness.ActdTestCase):
                             "no %s call was made" % kind)
         self.assertLess(end[0] - base[0], RSS_GROWTH_LIMIT,
                         "RSS grew from %d to %d bytes" % (base[0], end[0]))
-        # Flat: no more threads or files at rest than the warm-up needed at
-        # its busiest (gRPC's pool grows with load and shrinks when idle).
-        warm = [s for s in samples if s[0] < warmup] + [quiet[0]]
+        # Flat: no more threads or files at rest at the end than the first
+        # half of the run needed at its busiest. gRPC's callback executor
+        # adds a thread when all of its workers are busy, so the count may
+        # step up once under load; a leak keeps climbing into the second half.
+        half = (warmup + samples[-1][0]) / 2 if samples else warmup
+        warm = [s for s in samples if s[0] < half] + [quiet[0]]
         most_threads = max(s[2] for s in warm)
         most_fds = max(s[3] for s in warm)
         self.assertLessEqual(end[1], most_threads,
-                             "threads: %d at rest at the end, at most %d during "
-                             "the warm-up" % (end[1], most_threads))
+                             "threads: %d at rest at the end, at most %d in the "
+                             "first half" % (end[1], most_threads))
         self.assertLessEqual(end[2], most_fds,
-                             "open fds: %d at rest at the end, at most %d during "
-                             "the warm-up" % (end[2], most_fds))
+                             "open fds: %d at rest at the end, at most %d in the "
+                             "first half" % (end[2], most_fds))
         self.assertEqual(server.health_status(),
                          harness.health_pb2.HealthCheckResponse.SERVING)
 
