@@ -12,6 +12,8 @@ WORKDIR /src
 # The dependency layer depends on the package list alone, so it is reused while only sources change.
 # ccache, with its cache in a build cache mount, makes a rebuild after a source change compile only
 # the files that changed (the layer cache cannot: any change invalidates the whole COPY below).
+# RUN --mount needs BuildKit (Docker 23+ by default, DOCKER_BUILDKIT=1 before) or buildah/Podman;
+# the classic Docker builder refuses it (deploy/README.md).
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN bash scripts/install-deps.sh build \
  && apt-get install -y -qq --no-install-recommends ccache \

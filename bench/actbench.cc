@@ -10,7 +10,13 @@
 // throughput divided by oneDNN's (median of 21 passes each, timed
 // alternately). Variants oneDNN lacks report `vs_<relative>` the same way
 // against their nearest relative here (selu against elu, prelu against
-// leaky_relu, gelu_sigmoid against swish, identity against relu).
+// leaky_relu, gelu_sigmoid against swish, identity against relu), and gelu's
+// float64 one-worker benchmarks `vs_mish` against mish's.
+//
+// Every benchmark measures real time, so Google Benchmark appends "/real_time"
+// to each name: relu/forward/f32/1048576/1/real_time. A --benchmark_filter
+// anchored with '$' must include it; one that matches nothing makes actbench
+// exit 1 (--benchmark_list_tests prints every name).
 //
 // Extra flag: --isa=auto|baseline|avx2|avx512 (before Google Benchmark's own
 // flags).
@@ -82,6 +88,8 @@ struct Variant {
   const char* onednn = nullptr;         // oneDNN's counterpart, if it has one
   // For a variant oneDNN lacks: the variant here it is measured against.
   const char* relative = nullptr;
+  // The variant its float64 one-worker benchmarks are paired with, if any.
+  const char* f64_relative = nullptr;
 };
 
 std::vector<Variant> Variants() {
@@ -96,7 +104,7 @@ std::vector<Variant> Variants() {
       {"selu", "selu", {}, {}, nullptr, "elu"},
       {"sigmoid", "sigmoid", {}, {}, "sigmoid"},
       {"tanh", "tanh", {}, {}, "tanh"},
-      {"gelu", "gelu", {}, {}, "gelu_erf"},
+      {"gelu", "gelu", {}, {}, "gelu_erf", nullptr, "mish"},
       {"gelu_tanh",
        "gelu",
        {{"approximate", std::string("tanh")}},
@@ -279,6 +287,11 @@ void RunActivation(benchmark::State& state, const Variant& v, Direction dir,
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * n);
+  if (sizeof(T) == 8 && workers == 1 && v.f64_relative) {
+    Case<T> theirs(FindVariant(v.f64_relative), dir, n, workers);
+    state.counters[std::string("vs_") + v.f64_relative] =
+        PairedRatio([&] { ours.Run(); }, [&] { theirs.Run(); });
+  }
   if (sizeof(T) != 4 || workers != 1) return;
   auto run_ours = [&] { ours.Run(); };
   if (v.relative) {
@@ -403,7 +416,16 @@ int main(int argc, char** argv) {
   actd::RegisterAll();
   benchmark::Initialize(&n, args.data());
   benchmark::AddCustomContext("isa", actd::Kernels().isa);
-  benchmark::RunSpecifiedBenchmarks();
+  const size_t ran = benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  if (ran == 0) {
+    // Exit 1 so that scripts do not mistake an empty run for a measurement.
+    fprintf(stderr,
+            "actbench: no benchmark matches --benchmark_filter; names are "
+            "<variant>/<direction>/<dtype>/<elements>/<workers>/real_time, "
+            "e.g. relu/forward/f32/1048576/1/real_time (see "
+            "--benchmark_list_tests)\n");
+    return 1;
+  }
   return 0;
 }

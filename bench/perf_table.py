@@ -18,9 +18,28 @@ TRAFFIC = {"forward": 2, "backward": 3, "backward_from_output": 3}
 NO_BANDWIDTH = ("maxout", "dice")  # their traffic is not 2 or 3 elements per element
 
 
+def load(path):
+    """The run in `path`; exits with a one-line message when it holds no benchmark."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        sys.exit(f"perf_table.py: cannot read {path}: {e.strerror}")
+    if not text.strip():
+        sys.exit(f"perf_table.py: {path} is empty (did the --benchmark_filter match "
+                 "nothing? names end in /real_time)")
+    try:
+        run = json.loads(text)
+    except json.JSONDecodeError as e:
+        sys.exit(f"perf_table.py: {path} is not actbench JSON output: {e}")
+    if not isinstance(run, dict) or not run.get("benchmarks"):
+        sys.exit(f"perf_table.py: {path} holds no benchmarks (did the --benchmark_filter "
+                 "match nothing? names end in /real_time)")
+    return run
+
+
 def main(path):
-    with open(path) as f:
-        run = json.load(f)
+    run = load(path)
     rates, ratios = {}, {}
     for b in run["benchmarks"]:
         # With --benchmark_repetitions, only the medians are used.
@@ -31,7 +50,7 @@ def main(path):
         for key, value in b.items():
             if key.startswith("vs_"):
                 ratios[name] = (key[3:], value)
-    ctx = run["context"]
+    ctx = run.get("context", {})
     print(f"Machine: {ctx.get('num_cpus')} CPUs at {ctx.get('mhz_per_cpu')} MHz, "
           f"kernels: {ctx.get('isa', '?')}, run {ctx.get('date')}.\n")
     rows = collections.OrderedDict()
@@ -70,4 +89,6 @@ def main(path):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: perf_table.py run.json (actbench --benchmark_format=json output)")
     main(sys.argv[1])

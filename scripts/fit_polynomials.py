@@ -1,18 +1,27 @@
 #!/usr/bin/env python3
-"""Fits the two minimax polynomials of the float32 kernels (server/core/packet_math.h).
+"""Fits the minimax polynomials of the kernels (server/core/packet_math.h).
 
-ExpPolyQ4:   e^r = 1 + r·q(r),  q(r) = 1 + c1·r + ... + c4·r⁴,  |r| ≤ ln2/2
-NormalFloat: erfc(z)/2 = u·Q(u)·exp(-z²),  u = 1/(1 + p·z),  z ≥ 0,  Q of degree 8
+ExpPolyQ4:    e^r = 1 + r·q(r),  q(r) = 1 + c1·r + ... + c4·r⁴,  |r| ≤ ln2/2  (float32)
+NormalFloat:  erfc(z)/2 = u·Q(u)·exp(-z²),  u = 1/(1 + 0.4·z),  z ≥ 0,  Q of degree 8
+NormalDouble: the same with u = 1/(1 + 0.25·z) and Q of degree 20, over z in [0, 27.5]
 
-Each minimises the largest relative error (of q, resp. of u·Q(u) against erfc(z)·e^{z²}/2) by
-Lawson's iteration on weighted least squares; p = 0.4 gives the smallest error of the p tried.
-Prints the coefficients (lowest degree first, rounded to float32) and the relative errors in exact
-arithmetic and evaluated in float32 as the kernels do (Estrin's scheme, fused multiply-adds).
+The float32 fits minimise the largest relative error (of q, resp. of u·Q(u) against
+erfc(z)·e^{z²}/2) by Lawson's iteration on weighted least squares; p = 0.4 gives the smallest
+error of the p tried. The float64 fit is Chebyshev interpolation in 40-digit arithmetic
+(mpmath.chebyfit) over u in [1/(1 + 0.25·27.5), 1]: erfc(z)·e^{z²} has an essential singularity
+at u = 0, so a fit down to u = 0 stalls near 1e-14, while this range converges geometrically;
+beyond z = 27.5 e^{-z²} underflows float64 anyway. p = 0.25 and degree 20 were the best of
+p in {0.2, ..., 1.5} and degrees 14 to 24 (degree 18 gives 8e-15).
+Prints the coefficients (lowest degree first, rounded to the kernel's type) and the relative
+errors in exact arithmetic and evaluated as the kernels do (float32: Horner's scheme; float64:
+Estrin's scheme; fused multiply-adds).
 
-Usage: /usr/bin/python3 scripts/fit_polynomials.py      (needs numpy)
+Usage: /usr/bin/python3 scripts/fit_polynomials.py
+Needs numpy and mpmath (Debian: python3-numpy, python3-mpmath); about a minute.
 """
 import math
 
+import mpmath as mp
 import numpy as np
 
 P, DEGREE = 0.4, 8
@@ -47,9 +56,8 @@ def exp_float32_error(c):
     """Largest relative error of e^r = 1 + r·q(r) as ExpPolyQ4 evaluates it."""
     worst, one = 0.0, np.float32(1)
     for r in np.linspace(-math.log(2) / 2, math.log(2) / 2, 100001).astype(np.float32):
-        r2 = np.float32(r * r)
-        inner = fma(fma(c[3], r, c[2]), r2, fma(c[1], r, c[0]))
-        e = fma(fma(inner, r, one), r, one)
+        q = fma(fma(fma(c[3], r, c[2]), r, c[1]), r, c[0])
+        e = fma(fma(q, r, one), r, one)
         worst = max(worst, abs(float(e) / math.exp(float(r)) - 1))
     return worst
 
@@ -78,12 +86,54 @@ def erfc_float32_error(c):
     f, worst = np.float32, 0.0
     for z in np.concatenate([np.linspace(0, 30, 30001), np.geomspace(30, 1e6, 300)]):
         u = f(1 / fma(f(P), f(z), f(1)))
-        u2 = f(u * u)
-        u4 = f(u2 * u2)
-        u8 = f(u4 * u4)
-        q = [fma(c[i + 1], u, c[i]) for i in (0, 2, 4, 6)]
-        q = fma(c[8], u8, fma(fma(q[3], u2, q[2]), u4, fma(q[1], u2, q[0])))
+        q = c[8]
+        for i in range(7, -1, -1):
+            q = fma(q, u, c[i])
         worst = max(worst, abs(float(f(u * q)) / half_erfcx(float(z)) - 1))
+    return worst
+
+
+P64, DEGREE64, Z64 = 0.25, 20, 27.5
+
+
+def fit_erfc_double():
+    """Q with u·Q(u) ≈ erfc(z)·e^{z²}/2 for z in [0, Z64], by Chebyshev interpolation."""
+    mp.mp.dps = 40
+    p = mp.mpf(P64)
+
+    def q(u):
+        z = (1 / u - 1) / p
+        return mp.erfc(z) * mp.exp(z * z) / (2 * u)
+
+    u0 = 1 / (1 + mp.mpf(Z64) * p)
+    c = mp.chebyfit(q, [u0, 1], DEGREE64 + 1)[::-1]
+    c64 = [float(v) for v in c]
+    worst = max(abs(mp.polyval([mp.mpf(v) for v in c64[::-1]], u) / q(u) - 1)
+                for u in mp.linspace(u0, 1, 3000))
+    return c64, float(worst)
+
+
+def erfc_double_error(c):
+    """Largest relative error of u·Q(u) as NormalDouble evaluates it, x from 0 to 38.9."""
+    mp.mp.dps = 40
+
+    def fma(a, b, d):
+        return float(mp.mpf(a) * mp.mpf(b) + mp.mpf(d))
+
+    worst = 0.0
+    for x in np.linspace(0, Z64 * math.sqrt(2), 4001):
+        u = 1 / fma(0.25 / math.sqrt(2), x, 1.0)
+        u2 = u * u
+        u4 = u2 * u2
+        u8 = u4 * u4
+        u16 = u8 * u8
+        a = [fma(c[2 * i + 1], u, c[2 * i]) for i in range(10)]
+        b = [fma(a[2 * i + 1], u2, a[2 * i]) for i in range(5)]
+        d0, d1, d2 = fma(b[1], u4, b[0]), fma(b[3], u4, b[2]), fma(c[20], u4, b[4])
+        q = fma(d2, u16, fma(d1, u8, d0))
+        z = mp.mpf(x) / mp.sqrt(2)
+        ref = mp.erfc(z) * mp.exp(z * z) / 2
+        worst = max(worst, abs(float(mp.mpf(u * q) / ref - 1)))
     return worst
 
 
@@ -94,3 +144,6 @@ if __name__ == "__main__":
         c32 = c.astype(np.float32)
         print(f"{name} =", ", ".join(f"{v:.9g}" for v in c32))
         print(f"  relative error: {exact:.2e} exact, {error(c32):.2e} in float32")
+    c, exact = fit_erfc_double()
+    print("NormalDouble Q =", ", ".join(repr(v) for v in c))
+    print(f"  relative error: {exact:.2e} exact, {erfc_double_error(c):.2e} in float64")

@@ -15,19 +15,20 @@ profile="${1:-build}"
 build_pkgs=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libeigen3-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
+  libabsl-dev libeigen3-dev libspdlog-dev libfmt-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   prometheus-cpp-dev
 )
 test_pkgs=(
   python3 python3-numpy python3-grpcio python3-grpc-tools python3-protobuf
+  python3-pip python3-setuptools python3-venv python3-torch
   openssl curl ca-certificates
   libclang-rt-14-dev
 )
 fuzz_pkgs=(clang libclang-rt-14-dev libfuzzer-14-dev)
 runtime_pkgs=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libspdlog1.10 libfmt9
-  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 ca-certificates
+  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 zlib1g ca-certificates
 )
 
 case "$profile" in

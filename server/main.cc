@@ -1,7 +1,7 @@
 // actd: the activation service. Parses flags (each also from an ACTD_*
 // environment variable), builds the gRPC server with health checking,
-// reflection, TLS and metrics, serves until SIGINT/SIGTERM, then drains: health
-// turns NOT_SERVING, new calls are refused, in-flight calls get
+// reflection, TLS and metrics (server.h), serves until SIGINT/SIGTERM, then
+// drains: health turns NOT_SERVING, new calls are refused, in-flight calls get
 // --shutdown_grace seconds to finish before they are cancelled.
 #include <netdb.h>
 #include <pthread.h>
@@ -22,14 +22,13 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "prometheus/exposer.h"
 #include "server/core/compute.h"
 #include "server/core/kernel_table.h"
 #include "server/logging.h"
 #include "server/options.h"
+#include "server/server.h"
 #include "server/service/access_log.h"
 #include "server/service/activation_service.h"
 #include "server/service/metrics.h"
@@ -119,7 +118,92 @@ std::string BindProblem(const std::string& host, int port,
   return problem;
 }
 
-int Millis(double seconds) { return static_cast<int>(seconds * 1000); }
+// The service's limits and collaborators, from the flags.
+void SetServiceOptions(const actd::ServerFlags& f,
+                       const actd::ComputeContext& compute,
+                       actd::ServiceOptions* options) {
+  options->max_elements = f.max_elements;
+  options->max_batch_items = f.max_batch_items;
+  options->max_message_bytes = f.max_message_bytes;
+  options->max_inflight = f.max_inflight;
+  options->compute_threads = compute.threads();
+  options->compute = &compute;
+  options->access_log = f.access_log;
+  options->version = ACTD_VERSION;
+  options->isa = actd::Kernels().isa;
+}
+
+actd::ServerOptions MakeServerOptions(
+    const actd::ServerFlags& f,
+    std::shared_ptr<grpc::ServerCredentials> credentials) {
+  actd::ServerOptions o;
+  o.host = f.host;
+  o.port = f.port;
+  o.threads = f.threads;
+  o.max_message_bytes = f.max_message_bytes;
+  o.max_connection_age = f.max_connection_age;
+  o.shutdown_grace = f.shutdown_grace;
+  o.keepalive_time = f.keepalive_time;
+  o.keepalive_timeout = f.keepalive_timeout;
+  o.credentials = std::move(credentials);
+  return o;
+}
+
+// Prometheus /metrics on --metrics-port; false (logged) when it cannot listen.
+bool StartMetrics(const actd::ServerFlags& f,
+                  const actd::ServiceOptions& options,
+                  std::unique_ptr<actd::Metrics>* metrics,
+                  std::unique_ptr<prometheus::Exposer>* exposer) {
+  if (f.metrics_port <= 0) return true;
+  *metrics = std::make_unique<actd::Metrics>(options.version, options.isa);
+  try {
+    *exposer = std::make_unique<prometheus::Exposer>(
+        f.host + ":" + std::to_string(f.metrics_port));
+  } catch (const std::exception& e) {
+    // The HTTP server's own message ("null context when constructing
+    // CivetServer") does not say why; a bind of our own does.
+    spdlog::critical(
+        "cannot serve metrics on {}:{}: {} (--metrics-port; 0 turns metrics "
+        "off)",
+        f.host, f.metrics_port, BindProblem(f.host, f.metrics_port, e.what()));
+    return false;
+  }
+  (*exposer)->RegisterCollectable((*metrics)->registry());
+  return true;
+}
+
+// Builds the server, serves until a stop signal, drains. The exit status.
+int Run(const actd::ServerFlags& f, const actd::ServerOptions& server_options,
+        const actd::ServiceOptions& options) {
+  std::unique_ptr<grpc::Service> service = actd::NewActivationService(options);
+  actd::RunningServer running = actd::BuildServer(
+      server_options, {service.get()},
+      [&](grpc::ServerBuilder* b) { actd::ConfigureServer(options, b); });
+  if (running.server == nullptr) {
+    // gRPC's own errors say why (a bad TLS key); a trial bind says it more
+    // plainly when the port is taken.
+    spdlog::critical("cannot listen on {}:{}: {}", f.host, f.port,
+                     BindProblem(f.host, f.port, actd::GrpcErrors()));
+    return 2;
+  }
+  spdlog::info(
+      "actd {} listening on {}:{} (isa {}, compute threads {}, metrics {}, tls "
+      "{})",
+      options.version, f.host, running.port, options.isa,
+      options.compute_threads,
+      f.metrics_port > 0 ? std::to_string(f.metrics_port) : "off",
+      f.tls_cert.empty() ? "off" : (f.tls_client_ca.empty() ? "on" : "mutual"));
+  const int received = actd::Serve();
+  spdlog::info("received {}, draining for up to {} s", strsignal(received),
+               f.shutdown_grace);
+  const auto start = std::chrono::steady_clock::now();
+  actd::Drain(running.server.get(), f.shutdown_grace);
+  spdlog::info(
+      "stopped after draining for {:.3f} s",
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count());
+  return 0;
+}
 
 }  // namespace
 
@@ -150,107 +234,19 @@ int main(int argc, char** argv) {
   actd::SetUpLogging(f.log_level, f.log_format);
   actd::SetAccessLogJson(f.log_format == "json");
 
-  // Signals are taken synchronously below; block them before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
+  // Signals are taken synchronously by Serve; block them before any thread
+  // starts.
+  actd::BlockStopSignals();
   const actd::ComputeContext compute(f.compute_threads > 0 ? f.compute_threads
                                                            : CoresAvailable());
-  options.max_elements = f.max_elements;
-  options.max_batch_items = f.max_batch_items;
-  options.max_message_bytes = f.max_message_bytes;
-  options.max_inflight = f.max_inflight;
-  options.compute_threads = compute.threads();
-  options.compute = &compute;
-  options.access_log = f.access_log;
-  options.version = ACTD_VERSION;
-  options.isa = actd::Kernels().isa;
-
+  SetServiceOptions(f, compute, &options);
   std::unique_ptr<actd::Metrics> metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
-  if (f.metrics_port > 0) {
-    metrics = std::make_unique<actd::Metrics>(options.version, options.isa);
-    try {
-      exposer = std::make_unique<prometheus::Exposer>(
-          f.host + ":" + std::to_string(f.metrics_port));
-    } catch (const std::exception& e) {
-      // The HTTP server's own message ("null context when constructing
-      // CivetServer") does not say why; a bind of our own does.
-      spdlog::critical(
-          "cannot serve metrics on {}:{}: {} (--metrics-port; 0 turns metrics "
-          "off)",
-          f.host, f.metrics_port,
-          BindProblem(f.host, f.metrics_port, e.what()));
-      return 2;
-    }
-    exposer->RegisterCollectable(metrics->registry());
-    options.metrics = metrics.get();
-  }
-  std::unique_ptr<grpc::Service> service = actd::NewActivationService(options);
-
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  const std::string address = f.host + ":" + std::to_string(f.port);
-  builder.AddListeningPort(address, credentials, &port);
-  // gRPC sets SO_REUSEPORT by default, which lets a second actd (an old
-  // version left running) bind the same port and silently take half the
-  // calls. One server per port.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(f.max_message_bytes));
-  builder.SetMaxSendMessageSize(static_cast<int>(f.max_message_bytes));
-  if (f.max_connection_age > 0) {
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
-                               Millis(f.max_connection_age));
-    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
-                               Millis(f.shutdown_grace));
-  }
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
-                             Millis(f.keepalive_time));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                             Millis(f.keepalive_timeout));
-  builder.AddChannelArgument(
-      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
-  if (f.threads > 0) {
-    grpc::ResourceQuota quota("actd");
-    quota.SetMaxThreads(f.threads);
-    builder.SetResourceQuota(quota);
-  }
-  // Pollers wake at this interval to notice shutdown (gRPC's default is 10 s).
-  builder.SetSyncServerOption(
-      grpc::ServerBuilder::SyncServerOption::CQ_TIMEOUT_MSEC, 200);
-  builder.RegisterService(service.get());
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    // gRPC's own errors say why (a bad TLS key); a trial bind says it more
-    // plainly when the port is taken.
-    spdlog::critical("cannot listen on {}: {}", address,
-                     BindProblem(f.host, f.port, actd::GrpcErrors()));
-    return 2;
-  }
-  server->GetHealthCheckService()->SetServingStatus(true);
-  spdlog::info(
-      "actd {} listening on {}:{} (isa {}, compute threads {}, metrics {}, tls "
-      "{})",
-      options.version, f.host, port, options.isa, options.compute_threads,
-      f.metrics_port > 0 ? std::to_string(f.metrics_port) : "off",
-      f.tls_cert.empty() ? "off" : (f.tls_client_ca.empty() ? "on" : "mutual"));
-
-  int received = 0;
-  sigwait(&signals, &received);
-  spdlog::info("received {}, draining for up to {} s", strsignal(received),
-               f.shutdown_grace);
-  server->GetHealthCheckService()->SetServingStatus(false);
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::milliseconds(Millis(f.shutdown_grace)));
-  server->Wait();
-  spdlog::info("stopped");
+  if (!StartMetrics(f, options, &metrics, &exposer)) return 2;
+  options.metrics = metrics.get();
+  const int status = Run(f, MakeServerOptions(f, credentials), options);
   // The metrics listener's orderly stop waits about a second for its poll loop;
   // the process is exiting, which closes the socket at once.
   (void)exposer.release();
-  return 0;
+  return status;
 }

@@ -10,16 +10,17 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
 #include <regex>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
+#include "absl/strings/str_join.h"
 
 namespace actd::cli {
 
@@ -70,10 +71,18 @@ std::string Bytes(double n) {
   return absl::StrFormat("%.2f %s", n, units[u]);
 }
 
-}  // namespace
+// The request every worker sends, and its size on the wire.
+struct Workload {
+  bool backward = false;
+  pb::ForwardRequest forward;
+  pb::BackwardRequest backward_request;
+  int64_t request_bytes = 0;
+  int64_t elements = 0;
+  pb::DataType dtype = pb::DATA_TYPE_FLOAT32;
+};
 
-int RunBench(const RunContext& context, const BenchArgs& args) {
-  // The input: standard normal values of --shape or [--elements].
+// Standard normal values of --shape or [--elements].
+Workload MakeWorkload(const BenchArgs& args) {
   client::HostTensor input;
   input.shape = {args.elements};
   if (!args.tensor.shape.empty()) {
@@ -91,217 +100,292 @@ int RunBench(const RunContext& context, const BenchArgs& args) {
   input.values.resize(client::ElementCount(input.shape));
   for (double& v : input.values) v = normal(engine);
   const client::Encoding encoding = EncodingOf(args.tensor);
-  const pb::ActivationSpec spec =
+  Workload w;
+  w.backward = args.direction == "backward";
+  w.elements = static_cast<int64_t>(input.values.size());
+  w.dtype = input.dtype;
+  *w.forward.mutable_activation() =
       BuildSpec(args.name, args.spec, input.dtype, encoding);
-  const bool backward = args.direction == "backward";
-  pb::ForwardRequest forward;
-  pb::BackwardRequest backward_request;
-  *forward.mutable_activation() = spec;
-  *forward.mutable_input() = client::ToProto(input, encoding);
-  *backward_request.mutable_activation() = spec;
-  *backward_request.mutable_input() = forward.input();
-  const int64_t request_bytes =
-      backward ? backward_request.ByteSizeLong() : forward.ByteSizeLong();
+  *w.forward.mutable_input() = client::ToProto(input, encoding);
+  *w.backward_request.mutable_activation() = w.forward.activation();
+  *w.backward_request.mutable_input() = w.forward.input();
+  w.request_bytes =
+      w.backward ? w.backward_request.ByteSizeLong() : w.forward.ByteSizeLong();
+  return w;
+}
 
-  const bool timed = !args.duration.empty();
-  const double duration = timed ? ParseDuration(args.duration) : 0;
+// Shared state of one run: what to send, when to stop, calls started/done.
+struct Run {
+  Run(const BenchArgs& a, const Workload& w) : args(a), work(w) {}
+  const BenchArgs& args;
+  const Workload& work;
+  bool timed = false;
+  double duration = 0;
+  Clock::time_point start, end;
+  std::atomic<int64_t> next{0}, done{0};
+};
+
+void Worker(Run& run, client::ActdClient& client, WorkerResult& r) {
+  const BenchArgs& args = run.args;
+  for (;;) {
+    const int64_t i = run.next.fetch_add(1);
+    if (!run.timed && i >= args.total) return;
+    if (args.rps > 0) {
+      const Clock::time_point due =
+          run.start + std::chrono::duration_cast<Clock::duration>(
+                          std::chrono::duration<double>(i / args.rps));
+      if (run.timed && due >= run.end) return;
+      std::this_thread::sleep_until(due);
+    }
+    if (run.timed && Clock::now() >= run.end) return;
+    const Clock::time_point t0 = Clock::now();
+    absl::Status status;
+    int64_t received = 0;
+    if (run.work.backward) {
+      auto response = client.Backward(run.work.backward_request);
+      status = response.status();
+      if (response.ok()) received = response->ByteSizeLong();
+    } else {
+      auto response = client.Forward(run.work.forward);
+      status = response.status();
+      if (response.ok()) received = response->ByteSizeLong();
+    }
+    const double seconds =
+        std::chrono::duration<double>(Clock::now() - t0).count();
+    const int code = static_cast<int>(status.code());
+    r.samples.push_back({seconds, code});
+    run.done.fetch_add(1, std::memory_order_relaxed);
+    r.bytes_sent += run.work.request_bytes;
+    r.bytes_received += received;
+    if (!status.ok())
+      r.first_error.emplace(code, std::string(status.message()));
+  }
+}
+
+// A progress bar on stderr until `finished`; erased at the end.
+void ShowProgress(Run& run, const std::atomic<bool>& finished) {
+  while (!finished.load()) {
+    const double fraction = std::clamp(
+        run.timed
+            ? std::chrono::duration<double>(Clock::now() - run.start).count() /
+                  run.duration
+            : static_cast<double>(run.done.load()) / run.args.total,
+        0.0, 1.0);
+    const int filled = static_cast<int>(fraction * 40);
+    std::cerr << absl::StrFormat(
+                     "\r[%s%s] %3d%%  %d calls", std::string(filled, '='),
+                     std::string(40 - filled, ' '),
+                     static_cast<int>(fraction * 100), run.done.load())
+              << std::flush;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::cerr << "\r\x1b[K" << std::flush;
+}
+
+// The merged figures of a run.
+struct Summary {
+  std::vector<double> latencies;  // sorted, seconds
+  std::map<int, int64_t> codes;
+  std::map<int, std::string> first_error;
+  int64_t sent = 0, received = 0;
+  double elapsed = 0, fastest = 0, slowest = 0, average = 0, rps = 0;
+  double bucket_width = 0;
+  std::vector<int64_t> histogram;
+  bool all_ok() const { return codes.size() == 1 && codes.count(0) == 1; }
+};
+
+constexpr double kPercentiles[] = {10, 25, 50, 75, 90, 95, 99};
+constexpr int kBuckets = 10;
+
+Summary Summarize(const std::vector<WorkerResult>& results, double elapsed) {
+  Summary s;
+  s.elapsed = elapsed;
+  for (const WorkerResult& r : results) {
+    for (const Sample& sample : r.samples) {
+      s.latencies.push_back(sample.seconds);
+      ++s.codes[sample.code];
+    }
+    s.first_error.insert(r.first_error.begin(), r.first_error.end());
+    s.sent += r.bytes_sent;
+    s.received += r.bytes_received;
+  }
+  std::sort(s.latencies.begin(), s.latencies.end());
+  const size_t count = s.latencies.size();
+  double sum = 0;
+  for (double v : s.latencies) sum += v;
+  s.fastest = count ? s.latencies.front() : 0;
+  s.slowest = count ? s.latencies.back() : 0;
+  s.average = count ? sum / count : 0;
+  s.rps = elapsed > 0 ? count / elapsed : 0;
+  s.histogram.assign(kBuckets, 0);
+  s.bucket_width = (s.slowest - s.fastest) / kBuckets;
+  for (double v : s.latencies) {
+    const int b = s.bucket_width > 0
+                      ? static_cast<int>((v - s.fastest) / s.bucket_width)
+                      : 0;
+    ++s.histogram[std::min(b, kBuckets - 1)];
+  }
+  return s;
+}
+
+// The report as a document whose keys are always in this order.
+Document ReportDocument(const BenchArgs& args, const Workload& w,
+                        const Summary& s) {
+  Document d;
+  d["activation"] = args.name;
+  d["direction"] = args.direction;
+  d["dtype"] = client::DataTypeName(w.dtype);
+  d["encoding"] = args.tensor.encoding.empty() ? "raw" : args.tensor.encoding;
+  d["elements"] = w.elements;
+  d["concurrency"] = args.concurrency;
+  d["connections"] = args.connections;
+  d["count"] = static_cast<int64_t>(s.latencies.size());
+  d["totalSeconds"] = s.elapsed;
+  d["rps"] = s.rps;
+  d["fastestMs"] = s.fastest * 1e3;
+  d["averageMs"] = s.average * 1e3;
+  d["slowestMs"] = s.slowest * 1e3;
+  Document percentiles = Document::object();
+  for (double p : kPercentiles) {
+    percentiles[absl::StrCat("p", p)] = Percentile(s.latencies, p) * 1e3;
+  }
+  d["latencyPercentilesMs"] = percentiles;
+  Document buckets = Document::array();
+  for (int b = 0; b < kBuckets; ++b) {
+    buckets.push_back(
+        {{"upperMs", (s.fastest + s.bucket_width * (b + 1)) * 1e3},
+         {"count", s.histogram[b]}});
+  }
+  d["histogram"] = buckets;
+  Document codes = Document::object();
+  for (const auto& [code, n] : s.codes) {
+    codes[client::StatusCodeName(code)] = n;
+  }
+  d["statusCodes"] = codes;
+  d["bytesSent"] = s.sent;
+  d["bytesReceived"] = s.received;
+  d["bytesSentPerSecond"] = s.elapsed > 0 ? s.sent / s.elapsed : 0;
+  d["bytesReceivedPerSecond"] = s.elapsed > 0 ? s.received / s.elapsed : 0;
+  return d;
+}
+
+// One header row and one value row: the scalar fields, then p10..p99 and a
+// column per status code; the histogram is left to the JSON report.
+std::string ReportCsv(const Document& d) {
+  std::vector<std::string> header, row;
+  for (const auto& [key, value] : d.items()) {
+    if (value.is_object()) {
+      for (const auto& [inner, v] : value.items()) {
+        header.push_back(key + "." + inner);
+        row.push_back(v.dump());
+      }
+    } else if (!value.is_array()) {
+      header.push_back(key);
+      row.push_back(value.is_string() ? value.get<std::string>()
+                                      : value.dump());
+    }
+  }
+  return absl::StrCat(absl::StrJoin(header, ","), "\n", absl::StrJoin(row, ","),
+                      "\n");
+}
+
+void WriteReport(const std::string& path, const Document& d) {
+  const bool csv = absl::EndsWithIgnoreCase(path, ".csv");
+  if (!csv && !absl::EndsWithIgnoreCase(path, ".json")) {
+    throw UsageError("--report " + path + ": use a .json or .csv file name");
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << (csv ? ReportCsv(d) : d.dump(2) + "\n");
+  out.close();
+  if (!out) throw UsageError("--report " + path + ": cannot write the file");
+}
+
+void PrintText(const BenchArgs& args, const Workload& w, const Summary& s) {
+  std::cout << "Summary:\n"
+            << absl::StrFormat(
+                   "  Activation:   %s %s, %s %s, %d elements\n", args.name,
+                   args.direction, client::DataTypeName(w.dtype),
+                   args.tensor.encoding.empty() ? "raw" : args.tensor.encoding,
+                   w.elements)
+            << "  Count:        " << s.latencies.size() << "\n"
+            << absl::StrFormat("  Total:        %.3f s\n", s.elapsed)
+            << "  Slowest:      " << Ms(s.slowest) << "\n"
+            << "  Fastest:      " << Ms(s.fastest) << "\n"
+            << "  Average:      " << Ms(s.average) << "\n"
+            << absl::StrFormat("  Requests/sec: %.2f\n", s.rps)
+            << "  Bytes/sec:    sent "
+            << Bytes(s.elapsed > 0 ? s.sent / s.elapsed : 0) << "/s, received "
+            << Bytes(s.elapsed > 0 ? s.received / s.elapsed : 0) << "/s\n\n";
+  std::cout << "Latency distribution:\n";
+  for (double p : kPercentiles) {
+    std::cout << absl::StrFormat("  p%-3g %s\n", p,
+                                 Ms(Percentile(s.latencies, p)));
+  }
+  std::cout << "\nResponse time histogram:\n";
+  const int64_t peak =
+      *std::max_element(s.histogram.begin(), s.histogram.end());
+  for (int b = 0; b < kBuckets; ++b) {
+    const int bar =
+        peak > 0 ? static_cast<int>(40.0 * s.histogram[b] / peak) : 0;
+    std::string bars;
+    for (int k = 0; k < bar; ++k) bars += "∎";
+    std::cout << absl::StrFormat("  %10.3f ms [%d]\t|%s\n",
+                                 (s.fastest + s.bucket_width * (b + 1)) * 1e3,
+                                 s.histogram[b], bars);
+  }
+  std::cout << "\nStatus code distribution:\n";
+  for (const auto& [code, n] : s.codes) {
+    std::cout << "  [" << client::StatusCodeName(code) << "]  " << n
+              << " responses";
+    if (auto it = s.first_error.find(code); it != s.first_error.end()) {
+      std::cout << "  (" << it->second << ")";
+    }
+    std::cout << "\n";
+  }
+}
+
+}  // namespace
+
+int RunBench(const RunContext& context, const BenchArgs& args) {
+  const Workload work = MakeWorkload(args);
+  Run run(args, work);
+  run.timed = !args.duration.empty();
+  run.duration = run.timed ? ParseDuration(args.duration) : 0;
   std::vector<std::unique_ptr<client::ActdClient>> clients;
   for (int i = 0; i < args.connections; ++i) {
     client::ConnectionOptions options = context.connection;
     options.own_subchannels = args.connections > 1;
     clients.push_back(std::make_unique<client::ActdClient>(options));
   }
-
-  std::atomic<int64_t> next{0}, done{0};
   std::vector<WorkerResult> results(args.concurrency);
-  const Clock::time_point start = Clock::now();
-  const Clock::time_point end =
-      start + std::chrono::duration_cast<Clock::duration>(
-                  std::chrono::duration<double>(duration));
-  auto worker = [&](int w) {
-    client::ActdClient& client = *clients[w % clients.size()];
-    WorkerResult& r = results[w];
-    pb::ForwardResponse forward_response;
-    pb::BackwardResponse backward_response;
-    for (;;) {
-      const int64_t i = next.fetch_add(1);
-      if (!timed && i >= args.total) return;
-      if (args.rps > 0) {
-        const Clock::time_point due =
-            start + std::chrono::duration_cast<Clock::duration>(
-                        std::chrono::duration<double>(i / args.rps));
-        if (timed && due >= end) return;
-        std::this_thread::sleep_until(due);
-      }
-      if (timed && Clock::now() >= end) return;
-      const Clock::time_point t0 = Clock::now();
-      const grpc::Status status =
-          backward ? client.Backward(backward_request, &backward_response)
-                   : client.Forward(forward, &forward_response);
-      const double seconds =
-          std::chrono::duration<double>(Clock::now() - t0).count();
-      r.samples.push_back({seconds, status.error_code()});
-      done.fetch_add(1, std::memory_order_relaxed);
-      r.bytes_sent += request_bytes;
-      if (status.ok()) {
-        r.bytes_received += backward ? backward_response.ByteSizeLong()
-                                     : forward_response.ByteSizeLong();
-      } else {
-        r.first_error.emplace(status.error_code(), status.error_message());
-      }
-    }
-  };
-  // A progress bar on stderr, only when it is a terminal; erased at the end.
+  run.start = Clock::now();
+  run.end = run.start + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(run.duration));
   std::atomic<bool> finished{false};
   std::thread progress;
   if (isatty(STDERR_FILENO)) {
-    progress = std::thread([&] {
-      while (!finished.load()) {
-        const double fraction = std::clamp(
-            timed
-                ? std::chrono::duration<double>(Clock::now() - start).count() /
-                      duration
-                : static_cast<double>(done.load()) / args.total,
-            0.0, 1.0);
-        const int filled = static_cast<int>(fraction * 40);
-        std::cerr << absl::StrFormat(
-                         "\r[%s%s] %3d%%  %d calls", std::string(filled, '='),
-                         std::string(40 - filled, ' '),
-                         static_cast<int>(fraction * 100), done.load())
-                  << std::flush;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-      std::cerr << "\r\x1b[K" << std::flush;
-    });
+    progress = std::thread([&] { ShowProgress(run, finished); });
   }
   std::vector<std::thread> threads;
-  for (int w = 0; w < args.concurrency; ++w) threads.emplace_back(worker, w);
+  for (int w = 0; w < args.concurrency; ++w) {
+    threads.emplace_back(
+        [&, w] { Worker(run, *clients[w % clients.size()], results[w]); });
+  }
   for (std::thread& t : threads) t.join();
   const double elapsed =
-      std::chrono::duration<double>(Clock::now() - start).count();
+      std::chrono::duration<double>(Clock::now() - run.start).count();
   finished = true;
   if (progress.joinable()) progress.join();
 
-  // Merge the workers' samples.
-  std::vector<double> latencies;
-  std::map<int, int64_t> codes;
-  std::map<int, std::string> first_error;
-  int64_t sent = 0, received = 0;
-  for (const WorkerResult& r : results) {
-    for (const Sample& s : r.samples) {
-      latencies.push_back(s.seconds);
-      ++codes[s.code];
-    }
-    first_error.insert(r.first_error.begin(), r.first_error.end());
-    sent += r.bytes_sent;
-    received += r.bytes_received;
-  }
-  std::sort(latencies.begin(), latencies.end());
-  const int64_t count = latencies.size();
-  double sum = 0;
-  for (double v : latencies) sum += v;
-  const double fastest = count ? latencies.front() : 0;
-  const double slowest = count ? latencies.back() : 0;
-  const double average = count ? sum / count : 0;
-  const double rps = elapsed > 0 ? count / elapsed : 0;
-  constexpr double kPercentiles[] = {10, 25, 50, 75, 90, 95, 99};
-  constexpr int kBuckets = 10;
-  std::vector<int64_t> histogram(kBuckets);
-  const double width = (slowest - fastest) / kBuckets;
-  for (double v : latencies) {
-    const int b = width > 0 ? static_cast<int>((v - fastest) / width) : 0;
-    ++histogram[std::min(b, kBuckets - 1)];
-  }
-  const bool all_ok = codes.size() == 1 && codes.count(0) == 1;
-
+  const Summary summary = Summarize(results, elapsed);
+  const Document report = ReportDocument(args, work, summary);
+  if (!args.report.empty()) WriteReport(args.report, report);
   if (context.json) {
-    using google::protobuf::Value;
-    google::protobuf::Struct report;
-    auto& f = *report.mutable_fields();
-    auto number = [](double v) {
-      Value value;
-      value.set_number_value(v);
-      return value;
-    };
-    f["activation"].set_string_value(args.name);
-    f["direction"].set_string_value(args.direction);
-    f["elements"] = number(input.values.size());
-    f["concurrency"] = number(args.concurrency);
-    f["count"] = number(count);
-    f["total_seconds"] = number(elapsed);
-    f["rps"] = number(rps);
-    f["fastest_ms"] = number(fastest * 1e3);
-    f["average_ms"] = number(average * 1e3);
-    f["slowest_ms"] = number(slowest * 1e3);
-    auto& percentiles = *f["latency_percentiles_ms"].mutable_struct_value();
-    for (double p : kPercentiles) {
-      (*percentiles.mutable_fields())[absl::StrCat("p", p)] =
-          number(Percentile(latencies, p) * 1e3);
-    }
-    auto& buckets = *f["histogram"].mutable_list_value();
-    for (int b = 0; b < kBuckets; ++b) {
-      auto& bucket = *buckets.add_values()->mutable_struct_value();
-      (*bucket.mutable_fields())["upper_ms"] =
-          number((fastest + width * (b + 1)) * 1e3);
-      (*bucket.mutable_fields())["count"] = number(histogram[b]);
-    }
-    auto& status = *f["status_codes"].mutable_struct_value();
-    for (const auto& [code, n] : codes) {
-      (*status.mutable_fields())[client::StatusCodeName(code)] = number(n);
-    }
-    f["bytes_sent"] = number(sent);
-    f["bytes_received"] = number(received);
-    f["bytes_sent_per_second"] = number(elapsed > 0 ? sent / elapsed : 0);
-    f["bytes_received_per_second"] =
-        number(elapsed > 0 ? received / elapsed : 0);
-    google::protobuf::util::JsonPrintOptions options;
-    options.add_whitespace = true;
-    std::string json;
-    (void)google::protobuf::util::MessageToJsonString(report, &json, options);
-    std::cout << json;
-    return all_ok ? kExitOk : kExitRpcError;
+    PrintDocument(context, report);
+  } else {
+    PrintText(args, work, summary);
   }
-
-  std::cout << "Summary:\n"
-            << absl::StrFormat(
-                   "  Activation:   %s %s, %s %s, %d elements\n", args.name,
-                   args.direction, client::DataTypeName(input.dtype),
-                   args.tensor.encoding.empty() ? "raw" : args.tensor.encoding,
-                   input.values.size())
-            << "  Count:        " << count << "\n"
-            << absl::StrFormat("  Total:        %.3f s\n", elapsed)
-            << "  Slowest:      " << Ms(slowest) << "\n"
-            << "  Fastest:      " << Ms(fastest) << "\n"
-            << "  Average:      " << Ms(average) << "\n"
-            << absl::StrFormat("  Requests/sec: %.2f\n", rps)
-            << "  Bytes/sec:    sent "
-            << Bytes(elapsed > 0 ? sent / elapsed : 0) << "/s, received "
-            << Bytes(elapsed > 0 ? received / elapsed : 0) << "/s\n\n";
-  std::cout << "Latency distribution:\n";
-  for (double p : kPercentiles) {
-    std::cout << absl::StrFormat("  p%-3g %s\n", p,
-                                 Ms(Percentile(latencies, p)));
-  }
-  std::cout << "\nResponse time histogram:\n";
-  const int64_t peak = *std::max_element(histogram.begin(), histogram.end());
-  for (int b = 0; b < kBuckets; ++b) {
-    const int bar = peak > 0 ? static_cast<int>(40.0 * histogram[b] / peak) : 0;
-    std::string bars;
-    for (int k = 0; k < bar; ++k) bars += "∎";
-    std::cout << absl::StrFormat("  %10.3f ms [%d]\t|%s\n",
-                                 (fastest + width * (b + 1)) * 1e3,
-                                 histogram[b], bars);
-  }
-  std::cout << "\nStatus code distribution:\n";
-  for (const auto& [code, n] : codes) {
-    std::cout << "  [" << client::StatusCodeName(code) << "]  " << n
-              << " responses";
-    if (auto it = first_error.find(code); it != first_error.end()) {
-      std::cout << "  (" << it->second << ")";
-    }
-    std::cout << "\n";
-  }
-  return all_ok ? kExitOk : kExitRpcError;
+  return summary.all_ok() ? kExitOk : kExitRpcError;
 }
 
 }  // namespace actd::cli

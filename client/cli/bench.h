@@ -22,11 +22,14 @@ struct BenchArgs {
   std::string duration;               // -z: e.g. "5s", "500ms", "1m"
   double rps = 0;                     // --rps: overall pace; 0 = unpaced
   int64_t elements = 1024;            // tensor size when --shape is absent
+  std::string report;                 // --report: also write .json or .csv
   TensorArgs tensor;                  // shape, dtype, encoding, seed
   SpecArgs spec;
 };
 
-// Runs the load and prints the report; 0 when every call succeeded, else 1.
+// Runs the load and prints the report (and writes it to `report` when set:
+// the JSON document of -o json, or CSV with one header and one value row);
+// 0 when every call succeeded, else 1. JSON keys keep one fixed order.
 int RunBench(const RunContext& context, const BenchArgs& args);
 
 }  // namespace actd::cli

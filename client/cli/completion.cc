@@ -18,9 +18,64 @@ std::vector<std::string> FlagNames(const CLI::App& app) {
   return names;
 }
 
-constexpr char kActivations[] =
-    "sigmoid tanh relu elu selu leaky_relu prelu gelu swish mish maxout dice "
-    "identity";
+// Activation names, from the server the environment points at.
+constexpr char kActivationsCommand[] =
+    "actctl list 2>/dev/null | awk 'NR > 1 { print $1 }'";
+
+std::string Quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+// One `complete` line per flag of `app` (long and short names), only after
+// `condition`.
+std::string FishFlags(const CLI::App& app, const std::string& condition) {
+  std::string out;
+  for (const CLI::Option* option : app.get_options()) {
+    if (option->get_lnames().empty() && option->get_snames().empty()) continue;
+    std::string line = "complete -c actctl";
+    if (!condition.empty()) absl::StrAppend(&line, " -n ", Quoted(condition));
+    for (const std::string& n : option->get_lnames())
+      absl::StrAppend(&line, " -l ", n);
+    for (const std::string& n : option->get_snames())
+      absl::StrAppend(&line, " -s ", n);
+    if (option->get_items_expected_min() > 0) absl::StrAppend(&line, " -r");
+    absl::StrAppend(&line, " -d ", Quoted(option->get_description()), "\n");
+    out += line;
+  }
+  return out;
+}
+
+std::string FishCompletion(const CLI::App& app) {
+  std::string out =
+      "# fish completion for actctl; load with: actctl completion fish | "
+      "source\ncomplete -c actctl -f\n";
+  out += FishFlags(app, "");
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    absl::StrAppend(&out, "complete -c actctl -n __fish_use_subcommand -a ",
+                    sub->get_name(), " -d ", Quoted(sub->get_description()),
+                    "\n");
+    const std::string seen = "__fish_seen_subcommand_from " + sub->get_name();
+    out += FishFlags(*sub, seen);
+  }
+  absl::StrAppend(
+      &out,
+      "complete -c actctl -n '__fish_seen_subcommand_from forward backward "
+      "describe compare plot bench' -a ",
+      Quoted(absl::StrCat("(", kActivationsCommand, ")")), "\n",
+      "complete -c actctl -n '__fish_seen_subcommand_from completion' -a "
+      "'bash zsh fish'\n",
+      "complete -c actctl -l input -l output -l out -l report -l token-file "
+      "-l tls-ca -l tls-cert -l tls-key -F\n");
+  return out;
+}
 
 }  // namespace
 
@@ -44,20 +99,22 @@ std::string BashCompletion(const CLI::App& app) {
       "  local commands=\"",
       absl::StrJoin(subcommands, " "),
       "\"\n"
-      "  local activations=\"",
-      kActivations,
-      "\"\n"
+      "  local activations=\"$(",
+      kActivationsCommand,
+      ")\"\n"
       "  local cmd=\"\" w\n"
       "  for w in \"${COMP_WORDS[@]:1:COMP_CWORD-1}\"; do\n"
       "    case \" $commands \" in *\" $w \"*) cmd=$w; break ;; esac\n"
       "  done\n"
       "  case \"$prev\" in\n"
-      "    --input|--output|--out|--token-file|--tls-ca|--tls-cert|--tls-key)\n"
+      "    --input|--output|--out|--report|--token-file|--tls-ca|--tls-cert|"
+      "--tls-key)\n"
       "      COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
-      "    --format) COMPREPLY=($(compgen -W \"text json\" -- \"$cur\")); "
+      "    -o|--format) COMPREPLY=($(compgen -W \"text json yaml\" -- "
+      "\"$cur\")); "
       "return ;;\n"
-      "    --dtype) COMPREPLY=($(compgen -W \"float32 float64\" -- \"$cur\")); "
-      "return ;;\n"
+      "    --dtype) COMPREPLY=($(compgen -W \"float32 float64 bfloat16 "
+      "float16\" -- \"$cur\")); return ;;\n"
       "    --encoding) COMPREPLY=($(compgen -W \"raw typed\" -- \"$cur\")); "
       "return ;;\n"
       "    --direction) COMPREPLY=($(compgen -W \"forward backward\" -- "
@@ -77,12 +134,26 @@ std::string BashCompletion(const CLI::App& app) {
       "all\" -- \"$cur\")) && return ;;\n"
       "    batch) [[ \"$cur\" != -* ]] && COMPREPLY=($(compgen -f -- "
       "\"$cur\")) && return ;;\n"
-      "    completion) COMPREPLY=($(compgen -W \"bash\" -- \"$cur\")); return "
+      "    completion) COMPREPLY=($(compgen -W \"bash zsh fish\" -- "
+      "\"$cur\")); "
+      "return "
       ";;\n"
       "  esac\n"
       "  COMPREPLY=($(compgen -W \"$flags $global\" -- \"$cur\"))\n"
       "}\n"
       "complete -F _actctl actctl\n");
+}
+
+std::string CompletionScript(const CLI::App& app, const std::string& shell) {
+  if (shell == "fish") return FishCompletion(app);
+  if (shell == "zsh") {
+    return absl::StrCat(
+        "# zsh completion for actctl; load with: source <(actctl completion "
+        "zsh)\nautoload -U +X compinit && compinit\n"
+        "autoload -U +X bashcompinit && bashcompinit\n",
+        BashCompletion(app));
+  }
+  return BashCompletion(app);
 }
 
 }  // namespace actd::cli

@@ -3,6 +3,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -12,10 +14,10 @@ namespace actd::cli {
 
 namespace pb = activation::v1;
 
-int ReportRpcError(const RunContext& context, const grpc::Status& status) {
+int ReportRpcError(const RunContext& context, const absl::Status& status) {
   std::cerr << Colored(context.color_err, "31", "error") << ": "
-            << client::StatusCodeName(status.error_code()) << ": "
-            << status.error_message() << "\n";
+            << client::StatusCodeName(static_cast<int>(status.code())) << ": "
+            << status.message() << "\n";
   return kExitRpcError;
 }
 
@@ -28,6 +30,15 @@ std::string FormatNumber(double value, pb::DataType dtype) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
   char buffer[64];
+  if (dtype == pb::DATA_TYPE_BFLOAT16 || dtype == pb::DATA_TYPE_FLOAT16) {
+    // The fewest significant digits that round back to the same value.
+    for (int digits = 1; digits < 9; ++digits) {
+      std::snprintf(buffer, sizeof(buffer), "%.*g", digits, value);
+      if (client::RoundToType(std::strtod(buffer, nullptr), dtype) == value) {
+        return buffer;
+      }
+    }
+  }
   const auto result =
       dtype == pb::DATA_TYPE_FLOAT64
           ? std::to_chars(buffer, buffer + sizeof(buffer), value)
@@ -114,15 +125,121 @@ void PrintTable(const std::vector<std::string>& header,
   for (const auto& row : rows) print_row(row, false);
 }
 
-void PrintJson(const google::protobuf::Message& message) {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+void FixInt64(const Descriptor* type, Document& object);
+
+// Converts one JSON value of field `f` (not a map, one element if repeated).
+void FixFieldValue(const FieldDescriptor* f, Document& value) {
+  const auto cpp = f->cpp_type();
+  if ((cpp == FieldDescriptor::CPPTYPE_INT64 ||
+       cpp == FieldDescriptor::CPPTYPE_UINT64) &&
+      value.is_string()) {
+    // 2^53: every integer up to it is exact in a double.
+    constexpr double kExact = 9007199254740992.0;
+    const double number = std::stod(value.get<std::string>());
+    if (std::fabs(number) <= kExact) value = static_cast<int64_t>(number);
+  } else if (cpp == FieldDescriptor::CPPTYPE_MESSAGE && value.is_object()) {
+    FixInt64(f->message_type(), value);
+  }
+}
+
+// Walks a message's JSON object beside its descriptor.
+void FixInt64(const Descriptor* type, Document& object) {
+  for (auto& [key, value] : object.items()) {
+    const FieldDescriptor* f = type->FindFieldByName(key);
+    for (int i = 0; f == nullptr && i < type->field_count(); ++i) {
+      if (type->field(i)->json_name() == key) f = type->field(i);
+    }
+    if (f == nullptr) continue;
+    if (f->is_map() && value.is_object()) {
+      const FieldDescriptor* entry = f->message_type()->map_value();
+      for (auto& item : value) FixFieldValue(entry, item);
+    } else if (f->is_repeated() && value.is_array()) {
+      for (auto& item : value) FixFieldValue(f, item);
+    } else {
+      FixFieldValue(f, value);
+    }
+  }
+}
+
+std::string YamlScalar(const Document& v) {
+  if (v.is_string()) return v.dump();  // a JSON string is a YAML string
+  return v.dump();
+}
+
+void AppendYaml(const Document& v, int indent, std::string& out) {
+  const std::string pad(indent, ' ');
+  if (v.is_object()) {
+    if (v.empty()) return;
+    for (const auto& [key, item] : v.items()) {
+      const bool nested =
+          (item.is_object() || item.is_array()) && !item.empty();
+      absl::StrAppend(&out, pad, key, ":");
+      if (nested) {
+        absl::StrAppend(&out, "\n");
+        AppendYaml(item, indent + 2, out);
+      } else {
+        absl::StrAppend(&out, " ",
+                        item.is_object()  ? "{}"
+                        : item.is_array() ? "[]"
+                                          : YamlScalar(item),
+                        "\n");
+      }
+    }
+  } else if (v.is_array()) {
+    for (const auto& item : v) {
+      if ((item.is_object() || item.is_array()) && !item.empty()) {
+        // The first line of a nested block goes after the dash.
+        std::string block;
+        AppendYaml(item, indent + 2, block);
+        absl::StrAppend(&out, pad, "- ", block.substr(indent + 2));
+      } else {
+        absl::StrAppend(&out, pad, "- ",
+                        item.is_object()  ? "{}"
+                        : item.is_array() ? "[]"
+                                          : YamlScalar(item),
+                        "\n");
+      }
+    }
+  } else {
+    absl::StrAppend(&out, pad, YamlScalar(v), "\n");
+  }
+}
+
+}  // namespace
+
+Document MessageDocument(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
   options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  std::cout << json;
-  if (json.empty() || json.back() != '\n') std::cout << "\n";
+  Document document = Document::parse(json);
+  FixInt64(message.GetDescriptor(), document);
+  return document;
+}
+
+std::string ToYaml(const Document& document) {
+  std::string out;
+  if (document.is_object() && document.empty()) return "{}\n";
+  AppendYaml(document, 0, out);
+  return out;
+}
+
+void PrintDocument(const RunContext& context, const Document& document) {
+  if (context.yaml) {
+    std::cout << ToYaml(document);
+  } else {
+    std::cout << document.dump(2) << "\n";
+  }
+}
+
+void PrintMessage(const RunContext& context,
+                  const google::protobuf::Message& message) {
+  PrintDocument(context, MessageDocument(message));
 }
 
 }  // namespace actd::cli

@@ -8,10 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "client/lib/client.h"
 #include "client/lib/tensor.h"
 #include "google/protobuf/message.h"
-#include "grpcpp/grpcpp.h"
+#include "nlohmann/json.hpp"
 
 namespace actd::cli {
 
@@ -23,7 +24,8 @@ inline constexpr int kExitUsage = 2;
 // Settings shared by all subcommands, filled from the global flags.
 struct RunContext {
   client::ConnectionOptions connection;
-  bool json = false;       // --format json
+  bool json = false;       // -o json or yaml: structured output
+  bool yaml = false;       // -o yaml
   bool color_out = false;  // stdout is a terminal and NO_COLOR is unset
   bool color_err = false;  // the same for stderr
 };
@@ -35,7 +37,7 @@ class UsageError : public std::runtime_error {
 };
 
 // Prints `error: <CODE_NAME>: <message>` on stderr; returns kExitRpcError.
-int ReportRpcError(const RunContext& context, const grpc::Status& status);
+int ReportRpcError(const RunContext& context, const absl::Status& status);
 
 // `text` wrapped in an ANSI SGR code when `enabled`.
 std::string Colored(bool enabled, const char* sgr, const std::string& text);
@@ -56,9 +58,23 @@ void PrintTensor(const std::string& name, const client::HostTensor& tensor);
 void PrintTable(const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows, bool color);
 
-// Protobuf JSON of `message` on stdout (fields named as in the .proto,
-// defaults included).
-void PrintJson(const google::protobuf::Message& message);
+// A document whose keys keep the order they were added in.
+using Document = nlohmann::ordered_json;
+
+// `message` in protobuf's JSON mapping (lowerCamelCase names, defaults
+// included, enums by name), except that 64-bit integers (shapes, limits)
+// are JSON numbers rather than strings when they fit a double exactly.
+Document MessageDocument(const google::protobuf::Message& message);
+
+// `document` on stdout as indented JSON (-o json) or YAML (-o yaml).
+void PrintDocument(const RunContext& context, const Document& document);
+
+// PrintDocument(MessageDocument(message)).
+void PrintMessage(const RunContext& context,
+                  const google::protobuf::Message& message);
+
+// Block-style YAML of a JSON document (strings double-quoted).
+std::string ToYaml(const Document& document);
 
 // Display width of a UTF-8 string (one column per code point).
 size_t DisplayWidth(const std::string& text);

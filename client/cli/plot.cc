@@ -92,65 +92,70 @@ struct Panel {
   size_t first_color = 0;
 };
 
-// Grid, tick labels, axes, the curves and their legend of one chart.
-std::string RenderPanel(const std::vector<Curve>& curves, const Panel& panel) {
-  const double kWidth = panel.width, kHeight = panel.height;
-  const double kLeft = 60, kRight = panel.right, kTop = 50, kBottom = 50;
-  Range y;
+// The data-to-pixel mapping of one chart.
+struct Frame {
+  double left = 60, top = 50, plot_w = 0, plot_h = 0;
   double x_lo = INFINITY, x_hi = -INFINITY;
-  for (const Curve& c : curves) {
-    for (double v : c.f) y.Add(v);
-    for (double v : c.df) y.Add(v);
-    x_lo = std::min(x_lo, c.x.front());
-    x_hi = std::max(x_hi, c.x.back());
+  Range y;
+  double px(double x) const {
+    return left + (x - x_lo) / (x_hi - x_lo) * plot_w;
   }
-  y.Finish();
-  const double plot_w = kWidth - kLeft - kRight;
-  const double plot_h = kHeight - kTop - kBottom;
-  auto px = [&](double x) {
-    return kLeft + (x - x_lo) / (x_hi - x_lo) * plot_w;
-  };
-  auto py = [&](double v) {
-    return kTop + (y.hi - v) / (y.hi - y.lo) * plot_h;
-  };
+  double py(double v) const {
+    return top + (y.hi - v) / (y.hi - y.lo) * plot_h;
+  }
+};
 
-  std::string svg = absl::StrFormat(
-      "<g class=\"panel\" transform=\"translate(%g %g)\">\n", panel.x, panel.y);
+Frame MakeFrame(const std::vector<Curve>& curves, const Panel& panel) {
+  Frame fr;
+  for (const Curve& c : curves) {
+    for (double v : c.f) fr.y.Add(v);
+    for (double v : c.df) fr.y.Add(v);
+    fr.x_lo = std::min(fr.x_lo, c.x.front());
+    fr.x_hi = std::max(fr.x_hi, c.x.back());
+  }
+  fr.y.Finish();
+  fr.plot_w = panel.width - fr.left - panel.right;
+  fr.plot_h = panel.height - fr.top - 50;
+  return fr;
+}
 
-  // Grid lines and tick labels: integers on x, about eight steps on y.
-  absl::StrAppend(&svg, "<g class=\"grid\" stroke=\"#ddd\">\n");
-  std::string labels;
-  const double x_step = std::max(1.0, std::ceil((x_hi - x_lo) / 10));
-  for (double x = std::ceil(x_lo / x_step) * x_step; x <= x_hi + 1e-9;
+// Grid lines and tick labels: integers on x, about eight steps on y.
+std::string GridAndLabels(const Frame& fr) {
+  std::string svg = "<g class=\"grid\" stroke=\"#ddd\">\n", labels;
+  const double x_step = std::max(1.0, std::ceil((fr.x_hi - fr.x_lo) / 10));
+  for (double x = std::ceil(fr.x_lo / x_step) * x_step; x <= fr.x_hi + 1e-9;
        x += x_step) {
     absl::StrAppendFormat(
-        &svg, "<line x1=\"%.2f\" y1=\"%g\" x2=\"%.2f\" y2=\"%g\"/>\n", px(x),
-        kTop, px(x), kTop + plot_h);
+        &svg, "<line x1=\"%.2f\" y1=\"%g\" x2=\"%.2f\" y2=\"%g\"/>\n", fr.px(x),
+        fr.top, fr.px(x), fr.top + fr.plot_h);
     absl::StrAppendFormat(
         &labels, "<text x=\"%.2f\" y=\"%g\" text-anchor=\"middle\">%g</text>\n",
-        px(x), kTop + plot_h + 16, x);
+        fr.px(x), fr.top + fr.plot_h + 16, x);
   }
-  const double raw_step = (y.hi - y.lo) / 8;
+  const double raw_step = (fr.y.hi - fr.y.lo) / 8;
   const double magnitude = std::pow(10, std::floor(std::log10(raw_step)));
   const double y_step = raw_step / magnitude < 2   ? magnitude
                         : raw_step / magnitude < 5 ? 2 * magnitude
                                                    : 5 * magnitude;
-  for (double v = std::ceil(y.lo / y_step) * y_step; v <= y.hi + 1e-9;
+  for (double v = std::ceil(fr.y.lo / y_step) * y_step; v <= fr.y.hi + 1e-9;
        v += y_step) {
     absl::StrAppendFormat(
-        &svg, "<line x1=\"%g\" y1=\"%.2f\" x2=\"%g\" y2=\"%.2f\"/>\n", kLeft,
-        py(v), kLeft + plot_w, py(v));
+        &svg, "<line x1=\"%g\" y1=\"%.2f\" x2=\"%g\" y2=\"%.2f\"/>\n", fr.left,
+        fr.py(v), fr.left + fr.plot_w, fr.py(v));
     absl::StrAppendFormat(
         &labels, "<text x=\"%g\" y=\"%.2f\" text-anchor=\"end\">%g</text>\n",
-        kLeft - 6, py(v) + 4, std::abs(v) < 1e-12 ? 0.0 : v);
+        fr.left - 6, fr.py(v) + 4, std::abs(v) < 1e-12 ? 0.0 : v);
   }
   absl::StrAppend(&svg, "</g>\n<g class=\"labels\">\n", labels, "</g>\n");
+  return svg;
+}
 
-  // Axes through the origin when it is in view, else along the frame.
-  const double axis_y = (y.lo <= 0 && y.hi >= 0) ? py(0) : kTop + plot_h;
-  const double axis_x = (x_lo <= 0 && x_hi >= 0) ? px(0) : kLeft;
-  absl::StrAppendFormat(
-      &svg,
+// Axes through the origin when it is in view, else along the frame.
+std::string Axes(const Frame& fr, double height) {
+  const double axis_y =
+      (fr.y.lo <= 0 && fr.y.hi >= 0) ? fr.py(0) : fr.top + fr.plot_h;
+  const double axis_x = (fr.x_lo <= 0 && fr.x_hi >= 0) ? fr.px(0) : fr.left;
+  return absl::StrFormat(
       "<g class=\"axes\" stroke=\"black\">\n"
       "<line x1=\"%g\" y1=\"%.2f\" x2=\"%g\" y2=\"%.2f\"/>\n"
       "<line x1=\"%.2f\" y1=\"%g\" x2=\"%.2f\" y2=\"%g\"/>\n</g>\n"
@@ -158,43 +163,78 @@ std::string RenderPanel(const std::vector<Curve>& curves, const Panel& panel) {
       "text-anchor=\"middle\">x</text>\n"
       "<text class=\"axis-label\" x=\"16\" y=\"%g\" text-anchor=\"middle\" "
       "transform=\"rotate(-90 16 %g)\">f(x), f'(x)</text>\n",
-      kLeft, axis_y, kLeft + plot_w, axis_y, axis_x, kTop, axis_x,
-      kTop + plot_h, kLeft + plot_w / 2, kHeight - 10, kTop + plot_h / 2,
-      kTop + plot_h / 2);
+      fr.left, axis_y, fr.left + fr.plot_w, axis_y, axis_x, fr.top, axis_x,
+      fr.top + fr.plot_h, fr.left + fr.plot_w / 2, height - 10,
+      fr.top + fr.plot_h / 2, fr.top + fr.plot_h / 2);
+}
 
-  // Curves, then the legend.
+// The path of one curve, lifting the pen over non-finite samples.
+std::string PathData(const Frame& fr, const std::vector<double>& x,
+                     const std::vector<double>& v) {
+  std::string d;
+  bool pen_down = false;
+  for (size_t k = 0; k < v.size() && k < x.size(); ++k) {
+    if (!std::isfinite(v[k])) {
+      pen_down = false;
+      continue;
+    }
+    absl::StrAppendFormat(&d, "%s%.2f %.2f ", pen_down ? "L" : "M", fr.px(x[k]),
+                          fr.py(v[k]));
+    pen_down = true;
+  }
+  return d;
+}
+
+std::string EscapeXml(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
+    else
+      out.push_back(c);
+  }
+  return out;
+}
+
+// Grid, tick labels, axes, the curves and their legend of one chart.
+std::string RenderPanel(const std::vector<Curve>& curves, const Panel& panel) {
+  const Frame fr = MakeFrame(curves, panel);
+  std::string svg = absl::StrFormat(
+      "<g class=\"panel\" transform=\"translate(%g %g)\">\n", panel.x, panel.y);
+  absl::StrAppend(&svg, GridAndLabels(fr), Axes(fr, panel.height));
   std::string legend = "<g class=\"legend\">\n";
+  const double lx = fr.left + fr.plot_w + 15;
+  double ly = fr.top + 10;
   for (size_t i = 0; i < curves.size(); ++i) {
     const Curve& c = curves[i];
     const char* color = kColors[(panel.first_color + i) % std::size(kColors)];
-    for (int derivative = 0; derivative < 2; ++derivative) {
-      const std::vector<double>& v = derivative ? c.df : c.f;
-      std::string d;
-      bool pen_down = false;
-      for (size_t k = 0; k < v.size() && k < c.x.size(); ++k) {
-        if (!std::isfinite(v[k])) {
-          pen_down = false;
-          continue;
-        }
-        absl::StrAppendFormat(&d, "%s%.2f %.2f ", pen_down ? "L" : "M",
-                              px(c.x[k]), py(v[k]));
-        pen_down = true;
-      }
+    const std::string desc =
+        c.note.empty() ? "" : "<desc>" + EscapeXml(c.note) + "</desc>";
+    for (int derivative = 0; derivative < 2; ++derivative, ly += 18) {
+      const char* dash = derivative ? " stroke-dasharray=\"6 4\"" : "";
       absl::StrAppendFormat(
           &svg,
           "<path class=\"%s\" data-activation=\"%s\" d=\"%s\" fill=\"none\" "
-          "stroke=\"%s\" stroke-width=\"2\"%s/>\n",
-          derivative ? "df" : "f", c.name, d, color,
-          derivative ? " stroke-dasharray=\"6 4\"" : "");
-      const double ly = kTop + 10 + (2 * i + derivative) * 18;
-      const double lx = kLeft + plot_w + 15;
+          "stroke=\"%s\" stroke-width=\"2\"%s>%s</path>\n",
+          derivative ? "df" : "f", c.name,
+          PathData(fr, c.x, derivative ? c.df : c.f), color, dash, desc);
       absl::StrAppendFormat(
           &legend,
           "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" "
           "stroke-width=\"2\"%s/>\n<text x=\"%g\" y=\"%g\">%s%s</text>\n",
-          lx, ly, lx + 25, ly, color,
-          derivative ? " stroke-dasharray=\"6 4\"" : "", lx + 32, ly + 4,
-          c.name, derivative ? "′(x)" : "(x)");
+          lx, ly, lx + 25, ly, color, dash, lx + 32, ly + 4, c.name,
+          derivative ? "′(x)" : "(x)");
+    }
+    if (!c.note.empty()) {
+      absl::StrAppendFormat(&legend,
+                            "<text class=\"note\" x=\"%g\" y=\"%g\" "
+                            "font-size=\"9\">%s: %s</text>\n",
+                            lx, ly + 2, c.name, EscapeXml(c.note));
+      ly += 16;
     }
   }
   absl::StrAppend(&svg, legend, "</g>\n</g>\n");

@@ -12,6 +12,7 @@ namespace actd::cli {
 // One activation sampled on a grid: f(x) and f'(x).
 struct Curve {
   std::string name;
+  std::string note;  // what the curve shows when not plain f(x) (probe.h)
   std::vector<double> x, f, df;
 };
 

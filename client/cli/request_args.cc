@@ -23,8 +23,9 @@ T OrUsageError(absl::StatusOr<T> value) {
   return *std::move(value);
 }
 
-HostTensor ReadFile(const std::string& path) {
-  return OrUsageError(client::ReadTensorFile(path));
+HostTensor ReadFile(const std::string& path,
+                    pb::DataType want = pb::DATA_TYPE_UNSPECIFIED) {
+  return OrUsageError(client::ReadTensorFile(path, want));
 }
 
 }  // namespace
@@ -44,10 +45,13 @@ HostTensor BuildInput(const TensorArgs& args,
   if (sources == 0 && fallback_values.empty()) {
     throw UsageError("no input: give --values, --input or --random");
   }
+  const pb::DataType want =
+      args.dtype.empty() ? pb::DATA_TYPE_UNSPECIFIED
+                         : OrUsageError(client::ParseDataType(args.dtype));
   HostTensor tensor;
   tensor.dtype = pb::DATA_TYPE_UNSPECIFIED;
   if (!args.input.empty()) {
-    tensor = ReadFile(args.input);
+    tensor = ReadFile(args.input, want);
   } else if (args.random > 0) {
     std::mt19937_64 engine(args.seed);
     std::normal_distribution<double> normal;
@@ -60,18 +64,12 @@ HostTensor BuildInput(const TensorArgs& args,
     tensor.shape = {static_cast<int64_t>(tensor.values.size())};
   }
   if (!args.shape.empty()) {
-    std::vector<int64_t> shape =
-        OrUsageError(client::ParseShape(args.shape == "[]" ? "" : args.shape));
-    if (client::ElementCount(shape) !=
-        static_cast<int64_t>(tensor.values.size())) {
-      throw UsageError(absl::StrCat(
-          "--shape ", args.shape, " holds ", client::ElementCount(shape),
-          " elements but the input has ", tensor.values.size()));
-    }
-    tensor.shape = std::move(shape);
+    tensor.shape = OrUsageError(
+        client::ResolveShape(args.shape == "[]" ? "" : args.shape,
+                             static_cast<int64_t>(tensor.values.size())));
   }
-  if (!args.dtype.empty()) {
-    tensor.dtype = OrUsageError(client::ParseDataType(args.dtype));
+  if (want != pb::DATA_TYPE_UNSPECIFIED) {
+    tensor.dtype = want;
   } else if (tensor.dtype == pb::DATA_TYPE_UNSPECIFIED) {
     tensor.dtype = pb::DATA_TYPE_FLOAT32;
   }
@@ -103,7 +101,7 @@ HostTensor TensorFromFileOrValues(const std::string& text,
   HostTensor tensor;
   std::error_code error;
   if (std::filesystem::is_regular_file(text, error)) {
-    tensor = ReadFile(text);
+    tensor = ReadFile(text, like.dtype);
   } else {
     absl::StatusOr<std::vector<double>> values = client::ParseValues(text);
     if (!values.ok() || values->empty()) {

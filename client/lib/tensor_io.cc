@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "client/lib/half_float.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -44,8 +45,17 @@ T Load(const char* p) {
   return v;
 }
 
-absl::StatusOr<HostTensor> DecodeNpy(const std::string& path,
-                                     const std::string& bytes) {
+// What a .npy header says: element kind ('f', 'i', 'u'), size, shape and
+// where the data starts.
+struct NpyHeader {
+  char kind = 'f';
+  int size = 4;
+  std::vector<int64_t> shape;
+  size_t data = 0;
+};
+
+absl::StatusOr<NpyHeader> ParseNpyHeader(const std::string& path,
+                                         const std::string& bytes) {
   if (bytes.size() < 10 || bytes.compare(0, 6, kNpyMagic) != 0) {
     return Malformed(path, "not a .npy file (no \\x93NUMPY magic)");
   }
@@ -66,20 +76,19 @@ absl::StatusOr<HostTensor> DecodeNpy(const std::string& path,
   }
   const std::string header = bytes.substr(offset, header_len);
   std::smatch m;
-  if (!std::regex_search(header, m,
-                         std::regex(R"('descr'\s*:\s*'([<>|=]?)([fi])(\d))"))) {
-    return Malformed(path,
-                     "dtype must be float32, float64 or an integer; "
-                     "header: " +
-                         header);
+  if (!std::regex_search(
+          header, m, std::regex(R"('descr'\s*:\s*'([<>|=]?)([fiu])(\d))"))) {
+    return Malformed(
+        path, "dtype must be float16/32/64 or an integer; header: " + header);
   }
-  const std::string order = m[1], kind = m[2];
-  const int size = std::stoi(m[3]);
-  if (order == ">" && size > 1) {
+  NpyHeader h;
+  h.kind = m[2].str()[0];
+  h.size = std::stoi(m[3]);
+  if (m[1] == ">" && h.size > 1) {
     return Malformed(path, "big-endian arrays are not supported");
   }
-  if (kind == "f" && size != 4 && size != 8) {
-    return Malformed(path, "floating dtype must be float32 or float64");
+  if (h.kind == 'f' && h.size != 2 && h.size != 4 && h.size != 8) {
+    return Malformed(path, "floating dtype must be float16, 32 or 64");
   }
   if (std::regex_search(header, m,
                         std::regex(R"('fortran_order'\s*:\s*True)"))) {
@@ -91,34 +100,80 @@ absl::StatusOr<HostTensor> DecodeNpy(const std::string& path,
                          std::regex(R"('shape'\s*:\s*\(([^)]*)\))"))) {
     return Malformed(path, "no shape in header");
   }
-  HostTensor t;
   absl::StatusOr<std::vector<int64_t>> shape = ParseShape(m[1].str());
   if (!shape.ok()) return Malformed(path, shape.status().message());
-  t.shape = *shape;
+  h.shape = *shape;
+  h.data = offset + header_len;
+  return h;
+}
+
+// One element at `p` of a .npy array of `h`'s kind and size.
+double NpyValue(const NpyHeader& h, const char* p) {
+  if (h.kind == 'f') {
+    return h.size == 2   ? Float16ToDouble(Load<uint16_t>(p))
+           : h.size == 4 ? Load<float>(p)
+                         : Load<double>(p);
+  }
+  if (h.kind == 'u') {
+    return h.size == 1   ? static_cast<uint8_t>(*p)
+           : h.size == 2 ? Load<uint16_t>(p)
+           : h.size == 4 ? Load<uint32_t>(p)
+                         : static_cast<double>(Load<uint64_t>(p));
+  }
+  return h.size == 1   ? static_cast<int8_t>(*p)
+         : h.size == 2 ? Load<int16_t>(p)
+         : h.size == 4 ? Load<int32_t>(p)
+                       : static_cast<double>(Load<int64_t>(p));
+}
+
+// bfloat16 has no NumPy dtype: its .npy convention is uint16 bit patterns,
+// read as such only when the caller asks for bfloat16. Other 16-bit integer
+// arrays would be ambiguous (values or bits?) and are refused.
+absl::Status CheckNpyKind(const std::string& path, const NpyHeader& h,
+                          pb::DataType want) {
+  const bool bits = h.kind == 'u' && h.size == 2;
+  if (want == pb::DATA_TYPE_BFLOAT16 && h.kind != 'f' && !bits) {
+    return Malformed(
+        path, absl::StrCat("with --dtype bfloat16 a .npy holds float values or "
+                           "uint16 bfloat16 "
+                           "bit patterns (numpy: "
+                           "t.view(torch.int16).numpy().view(np.uint16)), "
+                           "not ",
+                           h.kind == 'i' ? "int" : "uint", h.size * 8));
+  }
+  if (bits && want != pb::DATA_TYPE_BFLOAT16) {
+    return Malformed(path,
+                     "a uint16 array is read only as bfloat16 bit patterns: "
+                     "add --dtype bfloat16, or save the values as floats");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<HostTensor> DecodeNpy(const std::string& path,
+                                     const std::string& bytes,
+                                     pb::DataType want) {
+  absl::StatusOr<NpyHeader> h = ParseNpyHeader(path, bytes);
+  if (!h.ok()) return h.status();
+  if (absl::Status s = CheckNpyKind(path, *h, want); !s.ok()) return s;
+  HostTensor t;
+  t.shape = h->shape;
   const int64_t n = ElementCount(t.shape);
-  const size_t data = offset + header_len;
-  if (bytes.size() - data < static_cast<size_t>(n) * size) {
-    return Malformed(path, absl::StrCat("holds ", (bytes.size() - data) / size,
-                                        " elements, shape needs ", n));
+  if ((bytes.size() - h->data) / h->size < static_cast<size_t>(n)) {
+    return Malformed(path,
+                     absl::StrCat("holds ", (bytes.size() - h->data) / h->size,
+                                  " elements, shape needs ", n));
   }
+  const bool bits = h->kind == 'u' && h->size == 2;
   t.values.resize(n);
-  const char* p = bytes.data() + data;
-  for (int64_t i = 0; i < n; ++i, p += size) {
-    if (kind == "f") {
-      t.values[i] = size == 4 ? Load<float>(p) : Load<double>(p);
-    } else if (size == 1) {
-      t.values[i] = static_cast<int8_t>(*p);
-    } else if (size == 2) {
-      t.values[i] = Load<int16_t>(p);
-    } else if (size == 4) {
-      t.values[i] = Load<int32_t>(p);
-    } else {
-      t.values[i] = static_cast<double>(Load<int64_t>(p));
-    }
+  const char* p = bytes.data() + h->data;
+  for (int64_t i = 0; i < n; ++i, p += h->size) {
+    t.values[i] = bits ? Bfloat16ToDouble(Load<uint16_t>(p)) : NpyValue(*h, p);
   }
-  t.dtype = kind == "f" && size == 8 ? pb::DATA_TYPE_FLOAT64
-            : kind == "f"            ? pb::DATA_TYPE_FLOAT32
-                                     : pb::DATA_TYPE_UNSPECIFIED;
+  t.dtype = bits             ? pb::DATA_TYPE_BFLOAT16
+            : h->kind != 'f' ? pb::DATA_TYPE_UNSPECIFIED
+            : h->size == 2   ? pb::DATA_TYPE_FLOAT16
+            : h->size == 4   ? pb::DATA_TYPE_FLOAT32
+                             : pb::DATA_TYPE_FLOAT64;
   return t;
 }
 
@@ -279,11 +334,24 @@ std::string EncodeCsv(const HostTensor& t) {
 }  // namespace
 
 std::string EncodeNpy(const HostTensor& t) {
-  const bool f64 = t.dtype == pb::DATA_TYPE_FLOAT64;
+  const char* descr = "<f4";
+  switch (t.dtype) {
+    case pb::DATA_TYPE_FLOAT64:
+      descr = "<f8";
+      break;
+    case pb::DATA_TYPE_FLOAT16:
+      descr = "<f2";
+      break;
+    case pb::DATA_TYPE_BFLOAT16:
+      descr = "<u2";  // bit patterns: NumPy has no bfloat16
+      break;
+    default:
+      break;
+  }
   std::string shape = absl::StrJoin(t.shape, ", ");
   if (t.shape.size() == 1) shape += ",";
   std::string header =
-      absl::StrCat("{'descr': '", f64 ? "<f8" : "<f4",
+      absl::StrCat("{'descr': '", descr,
                    "', 'fortran_order': False, 'shape': (", shape, "), }");
   // Magic, version, length, header padded with spaces and a newline to a
   // multiple of 64 bytes.
@@ -303,15 +371,8 @@ std::string EncodeNpy(const HostTensor& t) {
     out.append(reinterpret_cast<const char*>(&len), 2);
   }
   out += header;
-  if (f64) {
-    out.append(reinterpret_cast<const char*>(t.values.data()),
-               t.values.size() * sizeof(double));
-  } else {
-    for (double v : t.values) {
-      const float f = static_cast<float>(v);
-      out.append(reinterpret_cast<const char*>(&f), sizeof(float));
-    }
-  }
+  // The raw wire encoding is the .npy data layout of every dtype.
+  out += ToProto(t, Encoding::kRaw).raw_data();
   return out;
 }
 
@@ -323,14 +384,15 @@ std::string EncodeJsonArray(const HostTensor& t) {
   return out;
 }
 
-absl::StatusOr<HostTensor> ReadTensorFile(const std::string& path) {
+absl::StatusOr<HostTensor> ReadTensorFile(const std::string& path,
+                                          pb::DataType want) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::stringstream buffer;
   buffer << in.rdbuf();
   const std::string bytes = buffer.str();
   const std::string ext = Extension(path);
-  if (ext == "npy") return DecodeNpy(path, bytes);
+  if (ext == "npy") return DecodeNpy(path, bytes, want);
   if (ext == "csv" || ext == "txt") return DecodeCsv(path, bytes);
   if (ext == "json") return DecodeJson(path, bytes);
   return absl::InvalidArgumentError(
@@ -355,6 +417,90 @@ absl::Status WriteTensorFile(const std::string& path, const HostTensor& t) {
   out.close();
   if (!out)
     return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+namespace {
+
+// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zip needs.
+uint32_t Crc32(const std::string& bytes) {
+  static const std::vector<uint32_t> table = [] {
+    std::vector<uint32_t> t(256);
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char b : bytes) crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8);
+  return crc ^ 0xFFFFFFFFu;
+}
+
+template <typename T>
+void Put(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+
+// The fields shared by a zip local header (from `version`) and central
+// directory entry: stored (no compression), no date, sizes and name length.
+void PutZipEntryFields(std::string& out, uint32_t crc, uint32_t size,
+                       const std::string& name) {
+  Put<uint16_t>(out, 20);  // version needed: 2.0
+  Put<uint16_t>(out, 0);   // flags
+  Put<uint16_t>(out, 0);   // method: stored
+  Put<uint32_t>(out, 0);   // time and date
+  Put<uint32_t>(out, crc);
+  Put<uint32_t>(out, size);  // compressed
+  Put<uint32_t>(out, size);  // uncompressed
+  Put<uint16_t>(out, static_cast<uint16_t>(name.size()));
+  Put<uint16_t>(out, 0);  // extra field length
+}
+
+}  // namespace
+
+absl::Status WriteNpz(
+    const std::string& path,
+    const std::vector<std::pair<std::string, HostTensor>>& tensors) {
+  std::string body, directory;
+  for (const auto& [tensor_name, tensor] : tensors) {
+    const std::string name = tensor_name + ".npy";
+    const std::string npy = EncodeNpy(tensor);
+    if (body.size() + npy.size() > 0xFFFFFFF0u) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": over 4 GiB; write .npy files instead"));
+    }
+    const uint32_t crc = Crc32(npy), offset = body.size();
+    Put<uint32_t>(body, 0x04034b50);  // local file header
+    PutZipEntryFields(body, crc, npy.size(), name);
+    body += name;
+    body += npy;
+    Put<uint32_t>(directory, 0x02014b50);  // central directory entry
+    Put<uint16_t>(directory, 20);          // made by: 2.0
+    PutZipEntryFields(directory, crc, npy.size(), name);
+    Put<uint16_t>(directory, 0);  // comment length
+    Put<uint16_t>(directory, 0);  // disk number
+    Put<uint16_t>(directory, 0);  // internal attributes
+    Put<uint32_t>(directory, 0);  // external attributes
+    Put<uint32_t>(directory, offset);
+    directory += name;
+  }
+  std::string end;
+  Put<uint32_t>(end, 0x06054b50);  // end of central directory
+  Put<uint16_t>(end, 0);
+  Put<uint16_t>(end, 0);
+  Put<uint16_t>(end, static_cast<uint16_t>(tensors.size()));
+  Put<uint16_t>(end, static_cast<uint16_t>(tensors.size()));
+  Put<uint32_t>(end, directory.size());
+  Put<uint32_t>(end, body.size());
+  Put<uint16_t>(end, 0);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << body << directory << end;
+  out.close();
+  if (!out) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+  }
   return absl::OkStatus();
 }
 

@@ -34,7 +34,7 @@ struct Job {
 }  // namespace
 
 ComputeContext::ComputeContext(int threads)
-    : pool_(threads > 1 ? std::make_shared<Pool>(threads) : nullptr),
+    : pool_(threads > 0 ? std::make_shared<Pool>(threads) : nullptr),
       threads_(std::max(1, threads)) {}
 
 ComputeContext::ComputeContext(std::shared_ptr<Pool> pool, int threads,
@@ -47,8 +47,16 @@ ComputeContext ComputeContext::ForCall(StopCheck stop) const {
   return ComputeContext(pool_, threads_, std::move(stop));
 }
 
+void ComputeContext::Schedule(std::function<void()> task) const {
+  if (pool_ == nullptr) {
+    task();
+  } else {
+    pool_->pool.Schedule(std::move(task));
+  }
+}
+
 const ComputeContext& ComputeContext::Inline() {
-  static const ComputeContext* inline_context = new ComputeContext(1);
+  static const ComputeContext* inline_context = new ComputeContext(0);
   return *inline_context;
 }
 
@@ -57,7 +65,7 @@ absl::Status ComputeContext::ParallelFor(
     const std::function<void(int64_t, int64_t, int64_t)>& body) const {
   if (n <= 0) return stop_ ? stop_() : absl::OkStatus();
   const int64_t chunks = (n + grain - 1) / grain;
-  if (pool_ == nullptr ||
+  if (pool_ == nullptr || threads_ == 1 ||
       chunks == 1) {  // all on this thread: no shared state needed
     for (int64_t c = 0; c < chunks; ++c) {
       if (stop_) {

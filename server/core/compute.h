@@ -21,7 +21,8 @@ class ComputeContext {
   // DEADLINE_EXCEEDED).
   using StopCheck = std::function<absl::Status()>;
 
-  // `threads` workers (0 or 1 = run on the caller's thread only). Thread-safe;
+  // `threads` workers (0 = none: Schedule runs tasks at once; ParallelFor runs
+  // on the caller's thread only, as with 1). Thread-safe;
   // one pool may serve many concurrent calls through ForCall.
   explicit ComputeContext(int threads);
   ~ComputeContext();
@@ -39,6 +40,9 @@ class ComputeContext {
   absl::Status ParallelFor(
       int64_t n, int64_t grain,
       const std::function<void(int64_t, int64_t, int64_t)>& body) const;
+
+  // Runs `task` on a pool thread, or at once on this thread without a pool.
+  void Schedule(std::function<void()> task) const;
 
   // The stop check's verdict now: OK, or the status to stop with.
   absl::Status CheckStop() const { return stop_ ? stop_() : absl::OkStatus(); }

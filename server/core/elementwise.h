@@ -203,23 +203,6 @@ struct GeluTanh {
   }
 };
 
-// Φ(x) and e^{-x²/2}. float32 packets use packet_math.h's NormalFloat (one
-// exp for both); float64 lanes use the C library's erfc (correctly rounded to
-// ~1 ulp), which no Eigen packet op matches.
-template <typename P>
-inline pm::NormalParts<P> Normal(const P& x) {
-  if constexpr (std::is_same_v<pm::ScalarOf<P>, float>) {
-    return pm::NormalFloat(x);
-  } else {
-    constexpr int kLanes = pm::unpacket_traits<P>::size;
-    alignas(64) double lanes[kLanes];
-    pm::pstoreu(lanes, x);
-    for (double& v : lanes) v = 0.5 * std::erfc(v * -0.70710678118654752440);
-    return {pm::ploadu<P>(lanes),
-            pm::Exp(pm::pmul(pm::pmul(x, x), pm::Set<P>(-0.5)))};
-  }
-}
-
 // GELU, exact: x·Φ(x). erfc rather than 1 + erf keeps relative precision in the
 // left tail.
 template <typename T>
@@ -228,10 +211,12 @@ struct GeluErf {
   static constexpr bool kBackwardKeepsNaN = true;
   explicit GeluErf(const KernelArgs&) {}
   static constexpr bool kFromOutput = false;
-  P Forward(const P& x) const { return pm::TimesVanishing(x, Normal(x).cdf); }
+  P Forward(const P& x) const {
+    return pm::TimesVanishing(x, pm::Normal(x).cdf);
+  }
   // dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π).
   P Backward(const P& x, const P& dy, P&) const {
-    const pm::NormalParts<P> n = Normal(x);
+    const pm::NormalParts<P> n = pm::Normal(x);
     const P phi = pm::pmul(pm::Set<P>(0.39894228040143267794), n.gauss);
     return pm::pmul(dy, pm::padd(n.cdf, pm::TimesVanishing(x, phi)));
   }
@@ -320,7 +305,10 @@ void MaybeStreamed(T* out, int64_t n, bool stream, const Run& run) {
 // std::max do), so no KeepNaN is spent here; the core tests check NaN in, NaN
 // out for every kernel and ISA.
 template <bool kStream, typename T, typename Kernel>
-void ForwardRange(const Kernel& k, const T* x, T* y, int64_t n) {
+void ForwardRange(const Kernel& k_in, const T* x, T* y, int64_t n) {
+  // A local copy, so that the kernel's constants can stay in registers: through
+  // the reference, any store to y might change them.
+  const Kernel k = k_in;
   using P = PacketOf<T>;
   constexpr int64_t W = kLanes<T>;
   int64_t i = 0;

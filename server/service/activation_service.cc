@@ -1,15 +1,26 @@
-// Handlers: admit the call (token, in-flight limit, deadline), evaluate, then
-// report (status, timing metadata, metrics, access log). The work itself lives
-// in evaluate.cc.
+// Handlers on gRPC's callback API: admit the call (parse, token, validation,
+// in-flight limit, deadline), evaluate, serialize, then report (status, timing
+// metadata, metrics, access log) and finish. The work itself lives in
+// evaluate.cc, the wire format in wire.cc.
+//
+// Threads: gRPC runs a handler on one of its own threads. A small call is
+// evaluated right there and finishes before the handler returns (no thread
+// handoff); a large one is handed to the compute pool once, so that gRPC's
+// threads keep serving the transport while it computes.
 #include "server/service/activation_service.h"
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "activation/v1/activation.grpc.pb.h"
 #include "server/service/access_log.h"
 #include "server/service/metrics.h"
+#include "server/service/wire.h"
 #include "spdlog/spdlog.h"
 
 namespace actd {
@@ -17,26 +28,38 @@ namespace {
 
 namespace pb = activation::v1;
 using Clock = std::chrono::steady_clock;
+template <class Request>
+using Received = wire::Received<Request>;
 
-// Conservative floor of the service's throughput, for refusing a call whose
-// deadline cannot be met: the slowest kernel (Dice, float64, one thread) runs
-// at well over this.
-constexpr double kMinElementsPerSecond = 20e6;
+// Calls of at most this many elements compute on the handler's thread: they
+// take microseconds, less than a handoff to another thread.
+constexpr int64_t kInlineElements = int64_t{64} << 10;
+
+// The methods' indexes in activation.v1.ActivationService, in .proto order
+// (the order the generated Service adds them in).
+enum MethodIndex {
+  kListActivations = 0,
+  kForward = 1,
+  kBackward = 2,
+  kBatchEvaluate = 3,
+  kGetServerInfo = 4,
+};
 
 // What a request is, for metrics and logs.
 struct CallFacts {
   std::string activation;
   std::string dtype;
-  int64_t elements = 0;
+  int64_t elements = 0;  // as the shapes claim
 };
 
 int64_t Elements(const pb::Tensor& t) {
   int64_t n = 1;
   for (int64_t d : t.shape()) {
-    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return 0;  // rejected later
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return 0;  // invalid
   }
   return n;
 }
+
 std::string DTypeLabel(const pb::Tensor& t) {
   if (t.dtype() == pb::DATA_TYPE_FLOAT64 || t.double_data_size() > 0)
     return "float64";
@@ -63,9 +86,10 @@ std::string Micros(int64_t nanos) {
   return absl::StrFormat("%.3f", static_cast<double>(nanos) / 1e3);
 }
 
-absl::Status ToAbslStatus(const grpc::Status& s) {
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                      s.error_message());
+int64_t NanosSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() -
+                                                              start)
+      .count();
 }
 
 // Compares without an early exit, so the time taken does not reveal a matching
@@ -79,54 +103,93 @@ bool ConstantTimeEquals(absl::string_view given, absl::string_view expected) {
   return diff == 0;
 }
 
+// One admitted or refused call, from the handler to Finish.
+struct Call {
+  grpc::CallbackServerContext* context;
+  grpc::ServerUnaryReactor* reactor;
+  const char* method;
+  CallFacts facts;
+  Clock::time_point start;
+  size_t bytes_in = 0;
+  int64_t valid_elements = 0;  // what validation found, for the cost estimate
+};
+
 class ActivationServiceImpl final : public pb::ActivationService::Service {
  public:
   explicit ActivationServiceImpl(ServiceOptions options)
-      : options_(std::move(options)) {}
-
-  grpc::Status ListActivations(grpc::ServerContext* context,
-                               const pb::ListActivationsRequest*,
-                               pb::ListActivationsResponse* response) override {
-    if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    DescribeActivations(response);
-    return grpc::Status::OK;
-  }
-
-  grpc::Status GetServerInfo(grpc::ServerContext* context,
-                             const pb::GetServerInfoRequest*,
-                             pb::ServerInfo* info) override {
-    if (grpc::Status s = Authorize(context); !s.ok()) return s;
-    info->set_version(options_.version);
-    info->set_isa(options_.isa);
-    info->set_compute_threads(options_.compute_threads);
-    info->set_max_message_bytes(options_.max_message_bytes);
-    info->set_max_elements(options_.max_elements);
-    info->set_max_batch_items(options_.max_batch_items);
-    info->set_max_inflight(options_.max_inflight);
-    return grpc::Status::OK;
-  }
-
-  grpc::Status Forward(grpc::ServerContext* context,
-                       const pb::ForwardRequest* request,
-                       pb::ForwardResponse* response) override {
-    return Run(context, "Forward", *request, response, EvaluateForward);
-  }
-
-  grpc::Status Backward(grpc::ServerContext* context,
-                        const pb::BackwardRequest* request,
-                        pb::BackwardResponse* response) override {
-    return Run(context, "Backward", *request, response, EvaluateBackward);
-  }
-
-  grpc::Status BatchEvaluate(grpc::ServerContext* context,
-                             const pb::BatchEvaluateRequest* request,
-                             pb::BatchEvaluateResponse* response) override {
-    return Run(context, "BatchEvaluate", *request, response, EvaluateBatch);
+      : options_(std::move(options)) {
+    pb::ListActivationsResponse list;
+    DescribeActivations(&list);
+    if (absl::Status s = wire::SerializeCopying(list, &list_reply_.buffer);
+        !s.ok()) {
+      spdlog::critical("cannot serialize ListActivations: {}", s.ToString());
+    }
+    Register<pb::ListActivationsRequest>(
+        kListActivations, [this](auto* context, auto* in, auto* reply) {
+          return Describe(context, *in, [this, reply] {
+            reply->buffer = list_reply_.buffer;  // shares the slices
+            return absl::OkStatus();
+          });
+        });
+    Register<pb::GetServerInfoRequest>(
+        kGetServerInfo, [this](auto* context, auto* in, auto* reply) {
+          return Describe(context, *in,
+                          [this, reply] { return ServerInfo(reply); });
+        });
+    Register<pb::ForwardRequest>(kForward, [this](auto* c, auto* in, auto* r) {
+      return Evaluate<pb::ForwardResponse>(c, "Forward", *in, r,
+                                           EvaluateForward);
+    });
+    Register<pb::BackwardRequest>(
+        kBackward, [this](auto* c, auto* in, auto* r) {
+          return Evaluate<pb::BackwardResponse>(c, "Backward", *in, r,
+                                                EvaluateBackward);
+        });
+    Register<pb::BatchEvaluateRequest>(
+        kBatchEvaluate, [this](auto* c, auto* in, auto* r) {
+          return Evaluate<pb::BatchEvaluateResponse>(c, "BatchEvaluate", *in, r,
+                                                     EvaluateBatch);
+        });
   }
 
  private:
-  grpc::Status Authorize(grpc::ServerContext* context) const {
-    if (options_.auth_token.empty()) return grpc::Status::OK;
+  // Makes `index` a callback method whose request and response travel through
+  // wire.h (gRPC's SerializationTraits of Received<Request> and Reply).
+  template <class Request, class Handler>
+  void Register(MethodIndex index, Handler handler) {
+    MarkMethodCallback(
+        index, new grpc::internal::CallbackUnaryHandler<Received<Request>,
+                                                        wire::Reply>(
+                   std::move(handler)));
+  }
+
+  // ListActivations and GetServerInfo: token and parse, then `answer`.
+  template <class Request>
+  grpc::ServerUnaryReactor* Describe(
+      grpc::CallbackServerContext* context, const Received<Request>& in,
+      const std::function<absl::Status()>& answer) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    absl::Status status = Authorize(context);
+    if (status.ok()) status = in.status;
+    if (status.ok()) status = answer();
+    reactor->Finish(ToGrpcStatus(status));
+    return reactor;
+  }
+
+  absl::Status ServerInfo(wire::Reply* reply) const {
+    pb::ServerInfo info;
+    info.set_version(options_.version);
+    info.set_isa(options_.isa);
+    info.set_compute_threads(options_.compute_threads);
+    info.set_max_message_bytes(options_.max_message_bytes);
+    info.set_max_elements(options_.max_elements);
+    info.set_max_batch_items(options_.max_batch_items);
+    info.set_max_inflight(options_.max_inflight);
+    return wire::SerializeCopying(info, &reply->buffer);
+  }
+
+  absl::Status Authorize(grpc::CallbackServerContext* context) const {
+    if (options_.auth_token.empty()) return absl::OkStatus();
     const auto& metadata = context->client_metadata();
     auto it = metadata.find("authorization");
     const absl::string_view given =
@@ -135,95 +198,143 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
             : absl::string_view(it->second.data(), it->second.size());
     if (given.substr(0, 7) == "Bearer " &&
         ConstantTimeEquals(given.substr(7), options_.auth_token)) {
-      return grpc::Status::OK;
+      return absl::OkStatus();
     }
-    return grpc::Status(
-        grpc::StatusCode::UNAUTHENTICATED,
+    return absl::UnauthenticatedError(
         it == metadata.end()
             ? "authorization: metadata missing (send 'Bearer <token>')"
             : "authorization: the bearer token is not valid");
   }
 
-  // Admission: token, in-flight limit, and whether the deadline can be met at
-  // all.
-  absl::Status Admit(grpc::ServerContext* context,
-                     const CallFacts& facts) const {
+  // Whether the deadline can be met at all, for a call of `elements`.
+  absl::Status CheckDeadline(grpc::CallbackServerContext* context,
+                             int64_t elements) const {
     if (context->IsCancelled())
       return absl::CancelledError("the client cancelled the call");
     const auto deadline = context->deadline();
-    if (deadline != std::chrono::system_clock::time_point::max()) {
-      const double left = std::chrono::duration<double>(
-                              deadline - std::chrono::system_clock::now())
-                              .count();
-      const double needed =
-          static_cast<double>(facts.elements) / kMinElementsPerSecond;
-      if (left < needed) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "deadline: ", static_cast<int64_t>(left * 1e3),
-            " ms left is too short for ", facts.elements,
-            " elements (at least ", static_cast<int64_t>(needed * 1e3 + 1),
-            " ms needed)"));
-      }
-    }
-    return absl::OkStatus();
+    if (deadline == std::chrono::system_clock::time_point::max())
+      return absl::OkStatus();
+    const double left = std::chrono::duration<double>(
+                            deadline - std::chrono::system_clock::now())
+                            .count();
+    const double needed =
+        static_cast<double>(elements) / options_.min_elements_per_second;
+    if (left >= needed) return absl::OkStatus();
+    return absl::DeadlineExceededError(absl::StrCat(
+        "deadline: ", static_cast<int64_t>(left * 1e3),
+        " ms left is too short for ", elements, " elements (at least ",
+        static_cast<int64_t>(needed * 1e3 + 1), " ms needed)"));
   }
 
-  template <typename Request, typename Response, typename Evaluate>
-  grpc::Status Run(grpc::ServerContext* context, const char* method,
-                   const Request& request, Response* response,
-                   Evaluate evaluate) {
-    const auto start = Clock::now();
-    const CallFacts facts = Facts(request);
-    CallTiming timing;
-    absl::Status status = ToAbslStatus(Authorize(context));
+  // Admission, in this order: token, parse, validation (so a malformed request
+  // is refused for what it is, before any cost estimate), in-flight limit,
+  // deadline. On OK the call counts as in flight until Release.
+  template <class Request>
+  absl::Status Admit(const Received<Request>& in, Call* call) {
+    if (absl::Status s = Authorize(call->context); !s.ok()) return s;
+    if (!in.status.ok()) return in.status;
+    if (absl::Status s =
+            ValidateRequest(in.message, options_, &call->valid_elements);
+        !s.ok()) {
+      return s;
+    }
     const int inflight = inflight_.fetch_add(1) + 1;
-    if (status.ok() && options_.max_inflight > 0 &&
-        inflight > options_.max_inflight) {
+    absl::Status status;
+    if (options_.max_inflight > 0 && inflight > options_.max_inflight) {
       status = absl::ResourceExhaustedError(absl::StrCat(
           "server busy: ", options_.max_inflight,
           " calls already in compute (--max_inflight = ", options_.max_inflight,
           ")"));
     }
-    if (status.ok()) status = Admit(context, facts);
-    if (status.ok()) {
-      if (options_.metrics) options_.metrics->inflight().Increment();
-      const ComputeContext& pool =
-          options_.compute ? *options_.compute : ComputeContext::Inline();
-      const ComputeContext call = pool.ForCall([context] {
-        if (!context->IsCancelled()) return absl::OkStatus();
-        return std::chrono::system_clock::now() >= context->deadline()
-                   ? absl::DeadlineExceededError(
-                         "deadline exceeded during computation")
-                   : absl::CancelledError("the client cancelled the call");
-      });
-      status = evaluate(request, response, options_, call, &timing);
-      if (options_.metrics) options_.metrics->inflight().Decrement();
+    if (status.ok())
+      status = CheckDeadline(call->context, call->valid_elements);
+    if (!status.ok()) {
+      inflight_.fetch_sub(1);
+      return status;
     }
+    if (options_.metrics) options_.metrics->inflight().Increment();
+    return absl::OkStatus();
+  }
+
+  void Release() {
+    if (options_.metrics) options_.metrics->inflight().Decrement();
     inflight_.fetch_sub(1);
-    if (!status.ok()) response->Clear();
+  }
+
+  // The pool with this call's stop check: cancelled by the client, or past
+  // its deadline.
+  ComputeContext ForCall(grpc::CallbackServerContext* context) const {
+    const ComputeContext& pool =
+        options_.compute ? *options_.compute : ComputeContext::Inline();
+    return pool.ForCall([context] {
+      const bool expired =
+          std::chrono::system_clock::now() >= context->deadline();
+      if (!expired && !context->IsCancelled()) return absl::OkStatus();
+      return expired ? absl::DeadlineExceededError(
+                           "deadline exceeded during computation")
+                     : absl::CancelledError("the client cancelled the call");
+    });
+  }
+
+  template <class Response, class Request, class EvaluateFn>
+  grpc::ServerUnaryReactor* Evaluate(grpc::CallbackServerContext* context,
+                                     const char* method,
+                                     const Received<Request>& in,
+                                     wire::Reply* reply, EvaluateFn evaluate) {
+    Call call{context,      context->DefaultReactor(),
+              method,       Facts(in.message),
+              Clock::now(), in.wire_bytes};
+    if (absl::Status s = Admit(in, &call); !s.ok()) {
+      Finish(call, s, CallTiming(), 0);
+      return call.reactor;
+    }
+    // `in` and `reply` live until the call is finished.
+    auto work = [this, call, &in, reply, evaluate] {
+      CallTiming timing;
+      Response response;
+      absl::Status status = evaluate(in.message, &response, options_,
+                                     ForCall(call.context), &timing);
+      Release();
+      if (status.ok()) {
+        const auto start = Clock::now();
+        status = wire::SerializeMovingTensors(&response, &reply->buffer);
+        timing.encode_ns += NanosSince(start);
+      }
+      Finish(call, status, timing, status.ok() ? reply->buffer.Length() : 0);
+    };
+    if (call.valid_elements <= kInlineElements || options_.compute == nullptr) {
+      work();
+    } else {
+      options_.compute->Schedule(std::move(work));
+    }
+    return call.reactor;
+  }
+
+  void Finish(const Call& call, const absl::Status& status,
+              const CallTiming& timing, size_t bytes_out) {
     // Microseconds with three decimals: small calls take well under one.
+    grpc::CallbackServerContext* context = call.context;
     context->AddTrailingMetadata("actd-decode-us", Micros(timing.decode_ns));
     context->AddTrailingMetadata("actd-compute-us", Micros(timing.compute_ns));
     context->AddTrailingMetadata("actd-encode-us", Micros(timing.encode_ns));
-    Report(context, method, facts, status, request.ByteSizeLong(),
-           status.ok() ? response->ByteSizeLong() : 0,
-           std::chrono::duration<double>(Clock::now() - start).count());
-    return ToGrpcStatus(status);
+    Report(call, status, bytes_out);
+    call.reactor->Finish(ToGrpcStatus(status));
   }
 
-  void Report(grpc::ServerContext* context, const char* method,
-              const CallFacts& facts, const absl::Status& status,
-              size_t bytes_in, size_t bytes_out, double seconds) {
+  void Report(const Call& call, const absl::Status& status, size_t bytes_out) {
+    const double seconds =
+        std::chrono::duration<double>(Clock::now() - call.start).count();
+    const CallFacts& facts = call.facts;
     const std::string code = absl::StatusCodeToString(status.code());
     if (options_.metrics) {
-      options_.metrics->Record(method, facts.activation, facts.dtype, code,
+      options_.metrics->Record(call.method, facts.activation, facts.dtype, code,
                                seconds, status.ok() ? facts.elements : 0,
-                               bytes_in, bytes_out);
+                               call.bytes_in, bytes_out);
     }
     const uint64_t id = ++request_counter_;
-    const std::string peer = context->peer();
+    const std::string peer = call.context->peer();
     LogAccess({.request_id = id,
-               .method = method,
+               .method = call.method,
                .activation = facts.activation,
                .dtype = facts.dtype,
                .elements = facts.elements,
@@ -233,12 +344,13 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
               options_.access_log);
     if (!status.ok() && status.code() != absl::StatusCode::kInvalidArgument &&
         status.code() != absl::StatusCode::kNotFound) {
-      spdlog::warn("request id={} {} failed: {}", id, method,
+      spdlog::warn("request id={} {} failed: {}", id, call.method,
                    status.ToString());
     }
   }
 
   const ServiceOptions options_;
+  wire::Reply list_reply_;  // ListActivations' answer never changes
   std::atomic<int> inflight_{0};
   std::atomic<uint64_t> request_counter_{0};
 };
@@ -251,9 +363,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
-std::unique_ptr<pb::ActivationService::Service> NewActivationService(
-    ServiceOptions options) {
+std::unique_ptr<grpc::Service> NewActivationService(ServiceOptions options) {
   return std::make_unique<ActivationServiceImpl>(std::move(options));
+}
+
+void ConfigureServer(const ServiceOptions& options,
+                     grpc::ServerBuilder* builder) {
+  wire::SetMaxReceiveBytes(options.max_message_bytes);
+  builder->AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
 }
 
 }  // namespace actd

@@ -1,4 +1,5 @@
-// The gRPC ActivationService: thin handlers over evaluate.h, plus the absl ->
+// The gRPC ActivationService on gRPC's callback API: thin handlers over
+// evaluate.h, the messages parsed and serialized by wire.h, plus the absl ->
 // gRPC status conversion at the edge.
 #ifndef ACTD_SERVER_SERVICE_ACTIVATION_SERVICE_H_
 #define ACTD_SERVER_SERVICE_ACTIVATION_SERVICE_H_
@@ -6,8 +7,8 @@
 #include <memory>
 
 #include "absl/status/status.h"
-#include "activation/v1/activation.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/service_type.h"
 #include "server/service/evaluate.h"
 
 namespace actd {
@@ -15,10 +16,19 @@ namespace actd {
 // The same code and message, as gRPC spells them.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// The service, ready to register with a grpc::ServerBuilder. Thread-safe:
-// handlers run concurrently on the server's threads.
-std::unique_ptr<activation::v1::ActivationService::Service>
-NewActivationService(ServiceOptions options);
+// The service, ready to register with a grpc::ServerBuilder (it keeps the
+// name and descriptor of activation.v1.ActivationService, so reflection lists
+// it). Thread-safe. A server that registers it must also apply
+// ConfigureServer: requests are inflated by the service itself.
+std::unique_ptr<grpc::Service> NewActivationService(ServiceOptions options);
+
+// What the service needs of the server it runs in: gRPC's per-message
+// decompression off (GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION), so that a
+// compressed request is inflated by the service and never beyond
+// options.max_message_bytes. Every service of that server then receives
+// compressed messages as they came.
+void ConfigureServer(const ServiceOptions& options,
+                     grpc::ServerBuilder* builder);
 
 }  // namespace actd
 

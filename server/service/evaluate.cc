@@ -2,8 +2,11 @@
 // RunBackward.
 #include "server/service/evaluate.h"
 
+#include <algorithm>
 #include <chrono>
+#include <initializer_list>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "server/core/activation.h"
@@ -90,7 +93,70 @@ absl::Status Compute(Run&& run, const ProtoSink& sink, CallTiming* timing) {
   return status;
 }
 
+// The checks of DecodeTensor on each named tensor, without keeping the views;
+// `elements` gets the first one's element count when all are valid.
+absl::Status ValidateTensors(
+    std::initializer_list<std::pair<const Tensor*, const char*>> tensors,
+    const ActivationSpec& spec, const ServiceOptions& options,
+    int64_t* elements) {
+  int64_t first = -1;
+  for (const auto& [tensor, field] : tensors) {
+    if (tensor == nullptr) continue;
+    absl::StatusOr<DecodedTensor> t =
+        DecodeTensor(*tensor, field, options.max_elements);
+    if (!t.ok()) return t.status();
+    if (first < 0) first = t->view.size();
+  }
+  for (const auto& [name, tensor] : spec.weights()) {
+    absl::StatusOr<DecodedTensor> w =
+        DecodeTensor(tensor, absl::StrCat("activation.weights[\"", name, "\"]"),
+                     options.max_elements);
+    if (!w.ok()) return w.status();
+  }
+  *elements = std::max<int64_t>(first, 0);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status ValidateRequest(const activation::v1::ForwardRequest& request,
+                             const ServiceOptions& options, int64_t* elements) {
+  *elements = 0;
+  return ValidateTensors({{&request.input(), "input"}}, request.activation(),
+                         options, elements);
+}
+
+absl::Status ValidateRequest(const activation::v1::BackwardRequest& request,
+                             const ServiceOptions& options, int64_t* elements) {
+  *elements = 0;
+  return ValidateTensors(
+      {{&request.input(), "input"},
+       {request.has_grad_output() ? &request.grad_output() : nullptr,
+        "grad_output"},
+       {request.has_output() ? &request.output() : nullptr, "output"}},
+      request.activation(), options, elements);
+}
+
+absl::Status ValidateRequest(
+    const activation::v1::BatchEvaluateRequest& request,
+    const ServiceOptions& options, int64_t* elements) {
+  *elements = 0;
+  if (request.items_size() > options.max_batch_items) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "items: ", request.items_size(), " items exceed the limit of ",
+        options.max_batch_items, " per batch (--max_batch_items)"));
+  }
+  for (const auto& item : request.items()) {
+    int64_t n = 0;
+    if (item.has_forward()) {
+      (void)ValidateRequest(item.forward(), options, &n);
+    } else if (item.has_backward()) {
+      (void)ValidateRequest(item.backward(), options, &n);
+    }
+    *elements += n;
+  }
+  return absl::OkStatus();
+}
 
 absl::Status EvaluateForward(const activation::v1::ForwardRequest& request,
                              activation::v1::ForwardResponse* response,

@@ -22,6 +22,10 @@ struct ServiceOptions {
   int max_batch_items = 1024;                // per BatchEvaluate
   int64_t max_message_bytes = int64_t{256} << 20;
   int max_inflight = 0;  // 0 = unlimited
+  // Conservative floor of the service's throughput, for refusing a call whose
+  // deadline cannot be met: the slowest kernel (Dice, float64, one thread)
+  // runs at well over this.
+  double min_elements_per_second = 20e6;
   int compute_threads = 1;
   std::string version;
   std::string isa;
@@ -56,6 +60,20 @@ absl::Status EvaluateBackward(const activation::v1::BackwardRequest& request,
                               const ServiceOptions& options,
                               const ComputeContext& compute,
                               CallTiming* timing = nullptr);
+// Validation alone, before any cost is estimated: every tensor of the request
+// has data that agrees with its shape and dtype and is within max_elements
+// (the errors EvaluateForward / EvaluateBackward would give). `elements` gets
+// the input's element count.
+absl::Status ValidateRequest(const activation::v1::ForwardRequest& request,
+                             const ServiceOptions& options, int64_t* elements);
+absl::Status ValidateRequest(const activation::v1::BackwardRequest& request,
+                             const ServiceOptions& options, int64_t* elements);
+// A batch is valid as a whole (its items fail one by one); `elements` gets the
+// sum over the items whose tensors are valid.
+absl::Status ValidateRequest(
+    const activation::v1::BatchEvaluateRequest& request,
+    const ServiceOptions& options, int64_t* elements);
+
 // Every item, concurrently, each with its own code and message, results in
 // request order; RESOURCE_EXHAUSTED for the whole call only when it has more
 // than max_batch_items items, and the stop check's status when the call was

@@ -22,6 +22,17 @@ std::string ShapeText(const Tensor& t) {
   return absl::StrCat("[", absl::StrJoin(t.shape(), ", "), "]");
 }
 
+// The size limit, checked once the data is known to agree with the shape, so
+// that a shape the data does not back is refused as malformed
+// (INVALID_ARGUMENT), not as too large.
+absl::Status CheckLimit(const Tensor& t, absl::string_view field,
+                        int64_t elements, int64_t max_elements) {
+  if (elements <= max_elements) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      field, ": ", elements, " elements (shape ", ShapeText(t),
+      ") exceed the limit of ", max_elements, " per tensor (--max_elements)"));
+}
+
 std::string DTypeText(DataType d) {
   return DataType_IsValid(d) ? activation::v1::DataType_Name(d)
                              : absl::StrCat(static_cast<int>(d));
@@ -32,8 +43,8 @@ std::string DTypeText(DataType d) {
 absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
                                            absl::string_view field,
                                            int64_t max_elements) {
-  // Shape: non-negative dimensions whose product fits in int64 and in the
-  // limit.
+  // Shape: non-negative dimensions whose product fits in int64 (and, once the
+  // data agrees with it, in the limit).
   int64_t elements = 1;
   bool overflow = false;
   for (int i = 0; i < t.shape_size(); ++i) {
@@ -50,13 +61,6 @@ absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
         absl::StrCat(field, ".shape: ", ShapeText(t),
                      " has more elements than an int64 holds"));
   }
-  if (elements > max_elements) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(field, ": ", elements, " elements (shape ", ShapeText(t),
-                     ") exceed the limit of ", max_elements,
-                     " per tensor (--max_elements)"));
-  }
-
   const int kinds = !t.raw_data().empty() + (t.float_data_size() > 0) +
                     (t.double_data_size() > 0);
   if (kinds > 1) {
@@ -99,6 +103,8 @@ absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
     out.view.dtype = is_float ? DType::kFloat32 : DType::kFloat64;
     out.view.data = is_float ? static_cast<const void*>(t.float_data().data())
                              : static_cast<const void*>(t.double_data().data());
+    if (absl::Status s = CheckLimit(t, field, elements, max_elements); !s.ok())
+      return s;
     return out;
   }
 
@@ -130,6 +136,8 @@ absl::StatusOr<DecodedTensor> DecodeTensor(const Tensor& t,
         n == 0 ? "" : absl::StrCat(n, " elements"), " but shape ", ShapeText(t),
         " has ", elements, " elements"));
   }
+  if (absl::Status s = CheckLimit(t, field, elements, max_elements); !s.ok())
+    return s;
   out.view.data = raw.data();
   if (reinterpret_cast<uintptr_t>(raw.data()) % size != 0) {
     out.aligned_copy =

@@ -477,6 +477,19 @@ std::string RefName(const ::testing::TestParamInfo<int>& info) {
   return s;
 }
 
+// float64 GELU's Φ is one degree-20 polynomial fitted over |x| ≤ 38.9
+// (packet_math.h's NormalDouble): every 1/128 over ±40, offset from the grid
+// of the random inputs, forward and backward within the spec's bounds.
+class GeluFloat64SweepTest : public ElementwiseTest {};
+TEST_P(GeluFloat64SweepTest, DenseSweepWithinSpecBound) {
+  std::vector<double> x;
+  for (int i = -40 * 128; i <= 40 * 128; ++i) x.push_back((i + 0.37) / 128);
+  ForEachIsa([&](const std::string& isa) {
+    CheckForward(ref(), isa, MakeRequest(x));
+    CheckBackward(ref(), isa, MakeRequest(x), true);
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Activations, ElementwiseTest,
     ::testing::Range(0, static_cast<int>(ElementwiseReferences().size())),
@@ -489,6 +502,13 @@ INSTANTIATE_TEST_SUITE_P(Activations, LearnableTest,
 INSTANTIATE_TEST_SUITE_P(Activations, FromOutputTest,
                          ::testing::ValuesIn(RefsWhere([](const Reference& r) {
                            return HasFromOutput(r) && r.df_from_y != nullptr;
+                         })),
+                         RefName);
+INSTANTIATE_TEST_SUITE_P(Activations, GeluFloat64SweepTest,
+                         ::testing::ValuesIn(RefsWhere([](const Reference& r) {
+                           return r.name == "gelu" &&
+                                  r.label.find("tanh") == std::string::npos &&
+                                  r.label.find("sigmoid") == std::string::npos;
                          })),
                          RefName);
 INSTANTIATE_TEST_SUITE_P(Activations, NoFromOutputTest,

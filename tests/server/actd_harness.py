@@ -1,10 +1,12 @@
-"""Shared helpers for the end-to-end tests of the actd binary.
+"""The one Python launcher of actd for every test that needs a real server.
 
-The tests start the real server as a child process on ports picked at run
-time, talk to it over real gRPC with stubs generated from the repository's
-.proto files into a temporary directory, and stop it afterwards. The path of
-the actd binary comes as the first command-line argument (CTest passes it) or
-from the ACTD_BINARY environment variable.
+tests/server, tests/e2e and tests/clients start the real server as a child
+process through ActdServer, on ports picked at run time, talk to it over real
+gRPC with stubs generated from the repository's .proto files (activation.proto
+and the single proto/grpc/health/v1/health.proto) into a temporary directory,
+and stop it afterwards (kill(), or terminate() for a graceful SIGTERM). The
+path of the actd binary comes as the first command-line argument (main()),
+from the ACTD_BINARY environment variable, or from set_binary().
 """
 
 import os
@@ -47,7 +49,7 @@ def _generate_stubs():
     _STUB_DIR = tempfile.mkdtemp(prefix="actd-stubs-")
     jobs = [
         (PROTO_ROOT, "activation/v1/activation.proto"),
-        (os.path.join(HERE, "grpc", "health", "v1"), "health.proto"),
+        (os.path.join(PROTO_ROOT, "grpc", "health", "v1"), "health.proto"),
         (os.path.join(HERE, "grpc", "reflection", "v1alpha"), "reflection.proto"),
     ]
     for include, proto in jobs:
@@ -295,6 +297,19 @@ class ActdServer:
     def wait_exit(self, timeout):
         return self.proc.wait(timeout=timeout)
 
+    @property
+    def target(self):
+        """host:port of the gRPC listener, as clients pass it."""
+        return "127.0.0.1:%d" % self.port
+
+    def terminate(self, timeout=30):
+        """SIGTERM, then waits for the exit; returns the exit code and cleans up."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=timeout)
+        self.stop()
+        return code
+
     def stop(self):
         for ch in self.channels:
             ch.close()
@@ -331,6 +346,12 @@ class ActdTestCase(unittest.TestCase):
             fn(*args, **kwargs)
         self.assertEqual(cm.exception.code(), code, cm.exception.details())
         return cm.exception
+
+
+def set_binary(path):
+    """Points the launcher at an actd binary (for suites without main())."""
+    global ACTD
+    ACTD = os.path.abspath(path)
 
 
 def main():

@@ -39,26 +39,26 @@ class DeadlinesTest(h.ActdTestCase):
                                 timeout=5)
         np.testing.assert_array_equal(h.from_tensor(response.output), np.zeros(3))
 
-    def test_deadline_too_short_for_size_is_refused_at_admission(self):
-        # 48M elements need at least 2.5 s at the server's stated floor of 20M
-        # elements/s, so a 1 s deadline is refused before any decoding or
-        # computing. The request carries the shape only: admission comes
-        # before the tensor is decoded, and a small message reaches the server
-        # well inside the deadline even on a loaded machine.
+    def test_shape_the_data_does_not_back_is_invalid_not_late(self):
+        # Validation before admission: 10^12 elements claimed, 8 bytes sent.
+        # The claim is refused for what it is, never costed against the
+        # deadline. (A valid request too large for its deadline is refused at
+        # admission: tests/service, Deadline.TooShortForTheSizeIsDeadlineExceeded,
+        # whose C++ client sends the data fast enough to get there in time.)
         server = self.start()
-        stub = server.stub(h.BIG_CHANNEL)
-        n = 48 * h.MiB
         request = h.pb.ForwardRequest(
             activation=h.pb.ActivationSpec(name="relu"),
-            input=h.pb.Tensor(dtype=h.pb.DATA_TYPE_FLOAT32, shape=[n]))
-        err = self.assertRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, stub.Forward,
-                                  request, timeout=1.0)
-        self.assertIn("too short for %d elements" % n, err.details())
+            input=h.pb.Tensor(dtype=h.pb.DATA_TYPE_FLOAT32, shape=[10**12],
+                              raw_data=bytes(8)))
+        err = self.assertRpcError(grpc.StatusCode.INVALID_ARGUMENT,
+                                  server.stub().Forward, request, timeout=1.0)
+        self.assertIn("input.raw_data: 2 elements but shape [1000000000000] "
+                      "has 1000000000000 elements", err.details())
         trailers = dict(err.trailing_metadata() or ())
         self.assertEqual(trailers.get("actd-compute-us"), "0.000", trailers)
         samples = server.metrics()
         self.assertEqual(h.metric(samples, "actd_requests_total", method="Forward",
-                                  activation="relu", code="DEADLINE_EXCEEDED"), 1)
+                                  activation="relu", code="INVALID_ARGUMENT"), 1)
         self.assertEqual(h.metric(samples, "actd_elements_total", method="Forward"), 0)
 
     def test_cancelled_call_stops_computing(self):

@@ -2,7 +2,7 @@
 /proc/<pid>/status) may rise by at most input + output + a constant.
 
 The server never copies tensor data itself, and its gRPC serialization traits
-(proto/serialization_traits.h) hand response tensors to gRPC without a copy
+(server/service/wire.h) hand response tensors to gRPC without a copy
 and free each received slice as soon as the request parser has moved past it.
 This test keeps it that way.
 
@@ -122,6 +122,50 @@ class MemoryTest(h.ActdTestCase):
 
     def test_backward_peak_is_input_plus_output(self):
         self.check("Backward")
+
+    def test_compression_bomb_is_refused_within_the_limit(self):
+        # 128 MiB of zeros, gzip-compressed to about 128 KiB on the wire,
+        # against an 8 MiB message limit: the server must stop inflating at
+        # the limit, so its peak rises by at most the limit + the slack (gRPC's
+        # own decompression would inflate all 128 MiB before checking).
+        limit = 8 * h.MiB
+        n = 32 * h.MiB
+        request = h.forward_request("relu", np.zeros(n, np.float32))
+
+        def start():
+            return self.start("--max_message_bytes", limit)
+
+        server = start()
+        if sanitized(server.pid):
+            raise unittest.SkipTest("AddressSanitizer holds freed memory")
+        channel = h.grpc.insecure_channel(
+            "127.0.0.1:%d" % server.port, compression=h.grpc.Compression.Gzip,
+            options=[("grpc.max_send_message_length", -1)])
+        self.addCleanup(channel.close)
+        stub = h.pb_grpc.ActivationServiceStub(channel)
+        stub.Forward(h.forward_request("relu", np.ones(1024, np.float32)),
+                     timeout=30)  # warm-up
+        before = settled_rss(server.pid)
+        if not reset_peak(server.pid):
+            before = max(before, status_kib(server.pid, "VmHWM") * 1024)
+        with self.assertRaises(h.grpc.RpcError) as cm:
+            stub.Forward(request, timeout=60)
+        rise = status_kib(server.pid, "VmHWM") * 1024 - before
+        self.assertLessEqual(
+            rise, limit + SLACK,
+            "a gzip bomb of %d MiB raised VmHWM by %.1f MiB; the limit + slack "
+            "is %.1f MiB" % (4 * n // h.MiB, rise / h.MiB,
+                             (limit + SLACK) / h.MiB))
+        self.assertEqual(cm.exception.code(),
+                         h.grpc.StatusCode.RESOURCE_EXHAUSTED,
+                         cm.exception.details())
+        self.assertIn("inflates to more than %d bytes" % limit,
+                      cm.exception.details())
+        # The server is fine and serves the next compressed call.
+        small = np.linspace(-1, 1, 1000, dtype=np.float32)
+        response = stub.Forward(h.forward_request("relu", small), timeout=30)
+        np.testing.assert_array_equal(h.from_tensor(response.output),
+                                      np.maximum(small, 0))
 
 
 def report(n):

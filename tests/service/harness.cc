@@ -31,8 +31,9 @@ std::string ShapeText(const Shape& shape) {
 }  // namespace
 
 InProcessServer::InProcessServer(ServiceOptions options, int max_message_bytes)
-    : service_(NewActivationService(std::move(options))) {
+    : service_(NewActivationService(options)) {
   grpc::ServerBuilder builder;
+  ConfigureServer(options, &builder);
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                            &port_);
   builder.RegisterService(service_.get());

@@ -50,7 +50,7 @@ class InProcessServer {
   grpc::Status GetServerInfo(pb::ServerInfo* response);
 
  private:
-  std::unique_ptr<pb::ActivationService::Service> service_;
+  std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::ActivationService::Stub> stub_;

@@ -424,21 +424,57 @@ TEST_F(InvalidRequest, MaxoutBiasWithoutWeight) {
 }
 
 // A deadline too short for the request's size is refused up front, before
-// any data is read.
-TEST_F(InvalidRequest, DeadlineTooShortForTheSizeIsDeadlineExceeded) {
+// any computation. With a floor of 1 M elements/s, 1 Mi elements need at
+// least 1049 ms; a 1 s deadline leaves time for the 4 MiB to arrive.
+TEST(Deadline, TooShortForTheSizeIsDeadlineExceeded) {
+  ServiceOptions options;
+  options.min_elements_per_second = 1e6;
+  InProcessServer server(options, 16 << 20);
+  pb::ForwardRequest request;
+  request.mutable_activation()->set_name("gelu");
+  const int64_t n = int64_t{1} << 20;
+  pb::Tensor* input = request.mutable_input();
+  input->set_dtype(kF32);
+  input->add_shape(n);
+  input->mutable_raw_data()->resize(n * sizeof(float));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(1000));
+  pb::ForwardResponse response;
+  const grpc::Status status =
+      server.stub().Forward(&context, request, &response);
+  ExpectError(status, StatusCode::DEADLINE_EXCEEDED,
+              {"deadline", "1048576 elements"});
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto compute = trailers.find("actd-compute-us");
+  ASSERT_NE(compute, trailers.end());
+  EXPECT_EQ(std::string(compute->second.data(), compute->second.size()),
+            "0.000");  // refused before computing
+}
+
+// Validation comes before admission: a shape its data does not back is
+// malformed, whatever the deadline or the size it claims.
+TEST_F(InvalidRequest, ShapeTheDataDoesNotBackIsInvalidBeforeTheDeadline) {
   pb::ForwardRequest request = Forward("gelu");
-  pb::Tensor input;
-  input.set_dtype(kF32);
-  input.add_shape(int64_t{60} << 20);  // under the 64 Mi default limit
-  *request.mutable_input() = input;
+  pb::Tensor* input = request.mutable_input();
+  input->clear_shape();
+  input->add_shape(1000000000000);  // 10^12 elements, with 8 bytes of data
+  input->set_raw_data(std::string(8, '\0'));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(2));
   pb::ForwardResponse response;
-  const grpc::Status status =
-      server_.stub().Forward(&context, request, &response);
-  ExpectError(status, StatusCode::DEADLINE_EXCEEDED,
-              {"deadline", "62914560 elements"});
+  ExpectError(server_.stub().Forward(&context, request, &response),
+              StatusCode::INVALID_ARGUMENT,
+              {"input.raw_data", "2 elements", "1000000000000 elements"});
+  // No data at all for a large shape: malformed too.
+  input->clear_raw_data();
+  grpc::ClientContext context2;
+  context2.set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(2));
+  ExpectError(server_.stub().Forward(&context2, request, &response),
+              StatusCode::INVALID_ARGUMENT,
+              {"input", "no data", "1000000000000 elements"});
 }
 
 TEST(Limits, InputOverMaxElementsIsResourceExhausted) {
@@ -453,15 +489,14 @@ TEST(Limits, InputOverMaxElementsIsResourceExhausted) {
   ExpectError(server.Forward(request, &response),
               StatusCode::RESOURCE_EXHAUSTED,
               {"input", "101", "100", "--max_elements"});
-  // The limit is on the shape, before any data is looked at.
+  // A shape over the limit that the data does not back is malformed first.
   pb::Tensor shape_only;
   shape_only.set_dtype(kF32);
   shape_only.add_shape(1000);
   shape_only.add_shape(1000);
   *request.mutable_input() = shape_only;
-  ExpectError(server.Forward(request, &response),
-              StatusCode::RESOURCE_EXHAUSTED,
-              {"input", "1000000", "--max_elements"});
+  ExpectError(server.Forward(request, &response), StatusCode::INVALID_ARGUMENT,
+              {"input", "no data", "1000000 elements"});
   // Exactly at the limit is fine.
   *request.mutable_input() =
       MakeTensor(Values(100, -1.0), {10, 10}, kF32, Encoding::kTyped);

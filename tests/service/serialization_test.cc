@@ -1,7 +1,7 @@
-// The gRPC serialization traits of the tensor-carrying messages
-// (proto/serialization_traits.h): responses serialize to exactly a valid
-// protobuf encoding with large raw_data handed over instead of copied, and
-// every message parses back from slices of any size while they are released.
+// The server's wire format (server/service/wire.h): responses serialize to
+// exactly a valid protobuf encoding with large raw_data handed over instead of
+// copied, every message parses back from slices of any size while they are
+// released, and compressed requests inflate within the size limit.
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/support/byte_buffer.h>
 
@@ -11,6 +11,8 @@
 
 #include "activation/v1/activation.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "server/service/wire.h"
+#include "tests/service/harness.h"
 
 namespace actd::service_test {
 namespace {
@@ -82,10 +84,7 @@ void CheckSerialize(const Msg& msg) {
   }
 
   grpc::ByteBuffer buffer;
-  bool own = false;
-  ASSERT_TRUE(
-      grpc::SerializationTraits<Msg>::Serialize(sent, &buffer, &own).ok());
-  EXPECT_TRUE(own);
+  ASSERT_TRUE(wire::SerializeMovingTensors(&sent, &buffer).ok());
   std::vector<grpc::Slice> slices;
   const std::string bytes = Flatten(buffer, &slices);
   EXPECT_EQ(bytes.size(), msg.ByteSizeLong());
@@ -121,7 +120,7 @@ void CheckParse(const Msg& msg, const std::string& bytes, size_t chunk) {
   grpc::ByteBuffer buffer(slices.data(), slices.size());
   slices.clear();
   Msg back;
-  ASSERT_TRUE(grpc::SerializationTraits<Msg>::Deserialize(&buffer, &back).ok())
+  ASSERT_TRUE(wire::ParseReleasing(&buffer, &back, int64_t{1} << 30).ok())
       << "chunk " << chunk;
   EXPECT_FALSE(buffer.Valid());
   EXPECT_TRUE(MessageDifferencer::Equals(back, msg)) << "chunk " << chunk;
@@ -152,10 +151,7 @@ TEST(Serialization, ForwardResponseLargeSmallEmptyTyped) {
     const pb::ForwardResponse msg = Forward(n);
     pb::ForwardResponse sent = msg;
     grpc::ByteBuffer buffer;
-    bool own;
-    ASSERT_TRUE(grpc::SerializationTraits<pb::ForwardResponse>::Serialize(
-                    sent, &buffer, &own)
-                    .ok());
+    ASSERT_TRUE(wire::SerializeMovingTensors(&sent, &buffer).ok());
     std::vector<grpc::Slice> slices;
     EXPECT_EQ(Flatten(buffer, &slices), msg.SerializeAsString());
     CheckSerialize(msg);
@@ -221,18 +217,11 @@ TEST(Serialization, BatchResponseWithManyItems) {
   CheckParseAll(batch);
 }
 
-TEST(Serialization, RequestsAreCopiedAndParsedFromSlices) {
+TEST(Serialization, RequestsAreParsedFromSlices) {
   pb::ForwardRequest forward;
   forward.mutable_activation()->set_name("prelu");
   (*forward.mutable_activation()->mutable_weights())["alpha"] = Raw(3);
   *forward.mutable_input() = Raw(1 << 17);
-  const pb::ForwardRequest kept = forward;
-  grpc::ByteBuffer buffer;
-  bool own;
-  ASSERT_TRUE(grpc::SerializationTraits<pb::ForwardRequest>::Serialize(
-                  forward, &buffer, &own)
-                  .ok());
-  EXPECT_TRUE(MessageDifferencer::Equals(forward, kept));  // a client resends
   CheckParseAll(forward);
 
   pb::BackwardRequest backward;
@@ -261,11 +250,73 @@ TEST(Serialization, MalformedInputFails) {
   grpc::Slice slice(bytes.data(), bytes.size());
   grpc::ByteBuffer buffer(&slice, 1);
   pb::ForwardResponse msg;
-  const grpc::Status status =
-      grpc::SerializationTraits<pb::ForwardResponse>::Deserialize(&buffer,
-                                                                  &msg);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  const absl::Status status = wire::ParseReleasing(&buffer, &msg, 1 << 20);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("activation.v1.ForwardResponse"),
+            std::string::npos)
+      << status;
   EXPECT_FALSE(buffer.Valid());
+}
+
+TEST(Serialization, CopiedMessagesAreProtobufsOwnBytes) {
+  pb::ServerInfo info;
+  info.set_version(std::string(70000, 'v'));  // long enough to be aliased
+  info.set_isa("avx2");
+  grpc::ByteBuffer buffer;
+  ASSERT_TRUE(wire::SerializeCopying(info, &buffer).ok());
+  std::vector<grpc::Slice> slices;
+  EXPECT_EQ(Flatten(buffer, &slices), info.SerializeAsString());
+  EXPECT_EQ(info.version().size(), 70000u);  // not moved
+}
+
+// Compressed requests, end to end: gRPC leaves them compressed and the
+// service inflates them, never past the message size limit.
+pb::ForwardRequest Zeros(int64_t n) {
+  pb::ForwardRequest request;
+  request.mutable_activation()->set_name("relu");
+  pb::Tensor* input = request.mutable_input();
+  input->set_dtype(pb::DATA_TYPE_FLOAT32);
+  input->add_shape(n);
+  input->mutable_raw_data()->resize(n * sizeof(float));
+  return request;
+}
+
+TEST(Compression, GzipAndDeflateRequestsAreInflated) {
+  InProcessServer server({}, 8 << 20);
+  for (grpc_compression_algorithm algorithm :
+       {GRPC_COMPRESS_GZIP, GRPC_COMPRESS_DEFLATE}) {
+    SCOPED_TRACE(algorithm);
+    std::unique_ptr<grpc::ClientContext> context = NewContext();
+    context->set_compression_algorithm(algorithm);
+    pb::ForwardRequest request = Zeros(1 << 20);  // 4 MiB, a few KiB gzipped
+    request.mutable_input()->mutable_raw_data()->at(4) = 1;
+    pb::ForwardResponse response;
+    const grpc::Status status =
+        server.stub().Forward(context.get(), request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.output().raw_data(), request.input().raw_data());
+  }
+}
+
+TEST(Compression, ABombIsRefusedWhileInflating) {
+  ServiceOptions options;
+  options.max_message_bytes = 1 << 20;
+  InProcessServer server(options, 1 << 20);
+  // A client that sends more than the server accepts uncompressed.
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(-1);
+  auto stub = pb::ActivationService::NewStub(
+      grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server.port()),
+                                grpc::InsecureChannelCredentials(), args));
+  std::unique_ptr<grpc::ClientContext> context = NewContext();
+  context->set_compression_algorithm(GRPC_COMPRESS_GZIP);
+  // 64 MiB of zeros: about 64 KiB on the wire, within the 1 MiB limit.
+  pb::ForwardResponse response;
+  const grpc::Status status =
+      stub->Forward(context.get(), Zeros(16 << 20), &response);
+  ExpectError(status, grpc::StatusCode::RESOURCE_EXHAUSTED,
+              {"request", "inflates to more than 1048576 bytes",
+               "--max_message_bytes"});
 }
 
 }  // namespace

@@ -1,66 +1,64 @@
-# Generates the protobuf and gRPC modules for activation.proto into actclient/gen/
-# (ignored by git) with grpc_tools, and imports them. Regenerates when the proto is
-# newer than the generated files; writes through a temporary folder and renames, so
-# concurrent imports never see half-written modules.
-import importlib
+# Generates the protobuf and gRPC modules of the activation.proto this package carries
+# (actclient/proto/activation/v1/activation.proto) with grpc_tools, once per process,
+# into a temporary folder that is removed right after loading: nothing is written into
+# the installed package, so a read-only site-packages works too.
+import importlib.util
 import os
-import re
+import shutil
 import sys
 import tempfile
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-_GEN = os.path.join(_HERE, "gen")
-# The repository's proto folder, three levels up from this package.
-PROTO = os.path.normpath(
-    os.path.join(_HERE, "..", "..", "..", "proto", "activation", "v1", "activation.proto"))
-_FILES = ("activation_pb2.py", "activation_pb2_grpc.py")
+# The proto keeps its repository name, so its descriptors (file
+# "activation/v1/activation.proto") are the same as any other copy's in the process.
+PROTO_ROOT = os.path.join(_HERE, "proto")
+PROTO_NAME = "activation/v1/activation.proto"
 
 
-def _stale():
-    try:
-        generated = min(os.path.getmtime(os.path.join(_GEN, f)) for f in _FILES)
-    except OSError:
-        return True
-    if not os.path.exists(os.path.join(_GEN, "__init__.py")):
-        return True
-    return os.path.exists(PROTO) and os.path.getmtime(PROTO) > generated
-
-
-def _generate():
-    """Runs protoc from grpc_tools; raises RuntimeError with its output on failure."""
-    from grpc_tools import protoc  # imported lazily: only needed to (re)generate
-
-    if not os.path.exists(PROTO):
-        raise RuntimeError("activation.proto not found at %s" % PROTO)
-    os.makedirs(_GEN, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".gen-", dir=_GEN)
-    include = os.path.dirname(PROTO)
-    well_known = os.path.join(os.path.dirname(protoc.__file__), "_proto")
-    args = ["protoc", "-I", include, "-I", well_known,
-            "--python_out=" + tmp, "--grpc_python_out=" + tmp, PROTO]
-    if protoc.main(args) != 0:
-        raise RuntimeError("protoc failed on %s" % PROTO)
-    # The gRPC module imports the messages as a top-level module; make it relative
-    # so the generated code lives inside this package.
-    grpc_path = os.path.join(tmp, "activation_pb2_grpc.py")
-    with open(grpc_path) as f:
-        text = f.read()
-    text = re.sub(r"^import activation_pb2 as", "from . import activation_pb2 as", text,
-                  flags=re.M)
-    with open(grpc_path, "w") as f:
-        f.write(text)
-    with open(os.path.join(tmp, "__init__.py"), "w") as f:
-        f.write("# Generated from activation.proto; not committed.\n")
-    for name in _FILES + ("__init__.py",):
-        os.replace(os.path.join(tmp, name), os.path.join(_GEN, name))
-    os.rmdir(tmp)
+def _load_module(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def load():
-    """Returns (activation_pb2, activation_pb2_grpc), generating them first if needed."""
-    if _stale():
-        _generate()
-        importlib.invalidate_caches()
-    pb = importlib.import_module(__package__ + ".gen.activation_pb2")
-    pb_grpc = importlib.import_module(__package__ + ".gen.activation_pb2_grpc")
+    """Returns (activation_pb2, activation_pb2_grpc) as modules of this package.
+
+    Raises RuntimeError naming the file when the .proto is missing or protoc fails.
+    """
+    pb_name = __package__ + "._pb.activation_pb2"
+    if pb_name in sys.modules:
+        return sys.modules[pb_name], sys.modules[__package__ + "._pb.activation_pb2_grpc"]
+    from grpc_tools import protoc  # Debian: python3-grpc-tools
+
+    proto = os.path.join(PROTO_ROOT, PROTO_NAME)
+    if not os.path.isfile(proto):
+        raise RuntimeError("actclient is incomplete: %s is missing (reinstall the package)"
+                           % proto)
+    well_known = os.path.join(os.path.dirname(protoc.__file__), "_proto")
+    tmp = tempfile.mkdtemp(prefix="actclient-")
+    try:
+        args = ["protoc", "-I", PROTO_ROOT, "-I", well_known,
+                "--python_out=" + tmp, "--grpc_python_out=" + tmp, PROTO_NAME]
+        if protoc.main(args) != 0:
+            raise RuntimeError("protoc failed on %s" % proto)
+        out = os.path.join(tmp, "activation", "v1")
+        grpc_path = os.path.join(out, "activation_pb2_grpc.py")
+        with open(grpc_path) as f:
+            text = f.read()
+        # The gRPC module imports the messages by their proto path; point it at ours.
+        text = text.replace("from activation.v1 import activation_pb2 as",
+                            "from %s._pb import activation_pb2 as" % __package__)
+        with open(grpc_path, "w") as f:
+            f.write(text)
+        if __package__ + "._pb" not in sys.modules:
+            package = importlib.util.module_from_spec(
+                importlib.machinery.ModuleSpec(__package__ + "._pb", None, is_package=True))
+            sys.modules[__package__ + "._pb"] = package
+        pb = _load_module(pb_name, os.path.join(out, "activation_pb2.py"))
+        pb_grpc = _load_module(__package__ + "._pb.activation_pb2_grpc", grpc_path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return pb, pb_grpc

@@ -1,0 +1,103 @@
+// How the service's messages travel: the server's own parse and serialize of
+// every ActivationService message, in one place, so that one call holds its
+// tensors about once instead of twice.
+//  * Requests are parsed from the received slices while each slice is released
+//    as soon as the parser has moved past it. A compressed request is inflated
+//    here (gRPC's own per-message decompression is switched off), never beyond
+//    the message size limit.
+//  * A response is serialized by the handler, from a message it owns: raw_data
+//    of 64 KiB or more is moved out of the message into a slice that owns the
+//    string; protobuf writes everything else (tags, lengths, other fields).
+//
+// gRPC sees two kinds of types, each with its SerializationTraits below:
+// Received<Msg> for a request (always "deserializes"; a parse failure is kept
+// in it, so the handler answers and reports it like any other bad request) and
+// Reply for a serialized response. Handlers that take them are registered by
+// the service itself (activation_service.cc), so the generated code is used as
+// protoc wrote it.
+#ifndef ACTD_SERVER_SERVICE_WIRE_H_
+#define ACTD_SERVER_SERVICE_WIRE_H_
+
+#include <google/protobuf/message_lite.h>
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/status.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "activation/v1/activation.pb.h"
+
+namespace actd::wire {
+
+// Parses `buffer` into `msg`, releasing each slice once it has been consumed,
+// and takes the buffer's contents (it is empty on return). A compressed
+// message (gzip or deflate) is inflated first; INVALID_ARGUMENT when the bytes
+// are not a `msg`, RESOURCE_EXHAUSTED when the message inflates to more than
+// `max_bytes`, UNIMPLEMENTED for another compression algorithm.
+absl::Status ParseReleasing(grpc::ByteBuffer* buffer,
+                            google::protobuf::MessageLite* msg,
+                            int64_t max_bytes);
+
+// Serializes `msg` into `buffer`; raw_data of at least 64 KiB becomes a slice
+// that owns the string, which is moved out of `msg` (left empty).
+absl::Status SerializeMovingTensors(activation::v1::ForwardResponse* msg,
+                                    grpc::ByteBuffer* buffer);
+absl::Status SerializeMovingTensors(activation::v1::BackwardResponse* msg,
+                                    grpc::ByteBuffer* buffer);
+absl::Status SerializeMovingTensors(activation::v1::BatchEvaluateResponse* msg,
+                                    grpc::ByteBuffer* buffer);
+// Any other message, copied into slices.
+absl::Status SerializeCopying(const google::protobuf::MessageLite& msg,
+                              grpc::ByteBuffer* buffer);
+
+// The receive limit every Received<Msg> parses with; set once at start-up
+// (the server's --max_message_bytes), before any call.
+void SetMaxReceiveBytes(int64_t bytes);
+int64_t MaxReceiveBytes();
+
+// A request as the handler gets it: the message, the size it had on the wire,
+// and OK or why it could not be parsed.
+template <class Msg>
+struct Received {
+  Msg message;
+  size_t wire_bytes = 0;
+  absl::Status status;
+};
+
+// A response as the handler built it.
+struct Reply {
+  grpc::ByteBuffer buffer;
+};
+
+}  // namespace actd::wire
+
+namespace grpc {
+
+template <class Msg>
+class SerializationTraits<actd::wire::Received<Msg>, void> {
+ public:
+  static Status Deserialize(ByteBuffer* buffer,
+                            actd::wire::Received<Msg>* received) {
+    received->wire_bytes = buffer->Length();
+    received->status = actd::wire::ParseReleasing(
+        buffer, &received->message, actd::wire::MaxReceiveBytes());
+    return Status::OK;
+  }
+};
+
+template <>
+class SerializationTraits<actd::wire::Reply, void> {
+ public:
+  // Shares the reply's slices (reference counts, no copy of the bytes).
+  static Status Serialize(const actd::wire::Reply& reply, ByteBuffer* buffer,
+                          bool* own_buffer) {
+    *buffer = reply.buffer;
+    *own_buffer = true;
+    return Status::OK;
+  }
+};
+
+}  // namespace grpc
+
+#endif  // ACTD_SERVER_SERVICE_WIRE_H_
