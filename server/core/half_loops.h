@@ -382,8 +382,8 @@ void Forward16(const KernelArgs& a, const H* x, H* y, int64_t n) {
   };
   // Exact kernels are not refined, so they narrow without vcvtneps2bf16
   // (which flushes subnormals).
-  Forward<H, kInsn && !kExactKernel<K>, !kExactKernel<K>>(
-      k, x, y, n, eval32, eval64);
+  Forward<H, kInsn && !kExactKernel<K>, !kExactKernel<K>>(k, x, y, n, eval32,
+                                                          eval64);
 }
 
 template <typename H, bool kInsn, template <typename> class K, bool kFromY>

@@ -15,7 +15,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
   std::optional<size_t> header_length;
-  if (in.ConsumeBool()) header_length = in.ConsumeIntegralInRange<size_t>(0, size);
+  if (in.ConsumeBool())
+    header_length = in.ConsumeIntegralInRange<size_t>(0, size);
   const std::string body = in.ConsumeRemainingBytesAsString();
   absl::StatusOr<actd::oip::HttpInferRequest> parsed =
       actd::oip::ParseInferRequest(body, header_length, "relu", "1");

@@ -26,9 +26,9 @@ grpc::ByteBuffer Sliced(const std::string& sizes, const std::string& bytes) {
   std::vector<grpc::Slice> slices;
   size_t at = 0;
   for (size_t i = 0; at < bytes.size(); ++i) {
-    const size_t want =
-        sizes.empty() ? bytes.size()
-                      : static_cast<uint8_t>(sizes[i % sizes.size()]) + 1;
+    const size_t want = sizes.empty()
+                            ? bytes.size()
+                            : static_cast<uint8_t>(sizes[i % sizes.size()]) + 1;
     const size_t n = std::min(bytes.size() - at, want);
     slices.emplace_back(bytes.data() + at, n);
     at += n;
