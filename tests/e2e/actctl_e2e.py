@@ -13,6 +13,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -123,10 +124,15 @@ class ActctlTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.server.terminate()
+        server = cls.server
+        if server.proc.poll() is None:
+            server.signal(signal.SIGTERM)
+        code = server.wait_exit(30)
+        log = server.log()
+        server.stop()
         shutil.rmtree(cls.tmp, ignore_errors=True)
         if code != 0:
-            raise AssertionError("actd exited %d after SIGTERM" % code)
+            raise AssertionError("actd exited %d after SIGTERM:\n%s" % (code, log[-6000:]))
 
     def run_actctl(self, *args, **kw):
         return run(*args, target=self.server.target, **kw)
