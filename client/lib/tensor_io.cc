@@ -155,6 +155,10 @@ absl::StatusOr<HostTensor> DecodeNpy(const std::string& path,
   absl::StatusOr<NpyHeader> h = ParseNpyHeader(path, bytes);
   if (!h.ok()) return h.status();
   if (absl::Status s = CheckNpyKind(path, *h, want); !s.ok()) return s;
+  if (h->size <= 0) {
+    return Malformed(
+        path, absl::StrCat("element size ", h->size, " in its header's descr"));
+  }
   HostTensor t;
   t.shape = h->shape;
   const int64_t n = ElementCount(t.shape);
