@@ -155,9 +155,10 @@ absl::StatusOr<HostTensor> DecodeNpy(const std::string& path,
   absl::StatusOr<NpyHeader> h = ParseNpyHeader(path, bytes);
   if (!h.ok()) return h.status();
   if (absl::Status s = CheckNpyKind(path, *h, want); !s.ok()) return s;
-  if (h->size <= 0) {
-    return Malformed(
-        path, absl::StrCat("element size ", h->size, " in its header's descr"));
+  if (h->size != 1 && h->size != 2 && h->size != 4 && h->size != 8) {
+    return Malformed(path,
+                     absl::StrCat("element size ", h->size,
+                                  " in its header's descr (1, 2, 4 or 8)"));
   }
   HostTensor t;
   t.shape = h->shape;

@@ -5,6 +5,7 @@
 // protobuf's own parse of the same bytes in one piece (both fail, or both
 // succeed with the same message).
 #include <fuzzer/FuzzedDataProvider.h>
+#include <google/protobuf/util/field_comparator.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/slice.h>
@@ -51,9 +52,13 @@ void ParseBoth(FuzzedDataProvider& in) {
   Msg reference;
   const bool reference_ok = reference.ParseFromString(bytes);
   if (received.status.ok() != reference_ok) abort();
-  // Compared field by field: maps serialize in no fixed order.
-  if (reference_ok && !google::protobuf::util::MessageDifferencer::Equals(
-                          received.message, reference)) {
+  // Compared field by field (maps serialize in no fixed order), NaN equal to
+  // NaN.
+  google::protobuf::util::DefaultFieldComparator comparator;
+  comparator.set_treat_nan_as_equal(true);
+  google::protobuf::util::MessageDifferencer differencer;
+  differencer.set_field_comparator(&comparator);
+  if (reference_ok && !differencer.Compare(received.message, reference)) {
     abort();
   }
 }
