@@ -1,1 +1,0 @@
-# Generated from activation.proto; not committed.
