@@ -144,8 +144,11 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
                           [this, reply] { return ServerInfo(reply); });
         });
     Register<pb::ForwardRequest>(kForward, [this](auto* c, auto* in, auto* r) {
-      return Evaluate<pb::ForwardResponse>(c, "Forward", *in, r,
-                                           EvaluateForward);
+      return Evaluate<pb::ForwardResponse>(
+          c, "Forward", *in, r,
+          [](pb::ForwardRequest& request, auto&&... rest) {
+            return EvaluateForwardInPlace(&request, rest...);
+          });
     });
     Register<pb::BackwardRequest>(
         kBackward, [this](auto* c, auto* in, auto* r) {
@@ -377,6 +380,7 @@ std::unique_ptr<grpc::Service> NewActivationService(ServiceOptions options) {
 void ConfigureServer(const ServiceOptions& options,
                      grpc::ServerBuilder* builder) {
   wire::SetMaxReceiveBytes(options.max_message_bytes);
+  wire::KeepMessageBuffersInHeap();
   builder->AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
 }
 

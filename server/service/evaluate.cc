@@ -18,6 +18,10 @@ namespace {
 using activation::v1::ActivationSpec;
 using activation::v1::Tensor;
 
+// Inputs of at least this size take the output of an element-wise forward
+// (EvaluateForwardInPlace); smaller ones are not worth it.
+constexpr size_t kMinReusedBytes = size_t{64} << 10;
+
 // Everything decoded from one request; the views borrow from the request
 // message.
 struct Decoded {
@@ -161,11 +165,16 @@ absl::Status ValidateRequest(
   return absl::OkStatus();
 }
 
-absl::Status EvaluateForward(const activation::v1::ForwardRequest& request,
-                             activation::v1::ForwardResponse* response,
-                             const ServiceOptions& options,
-                             const ComputeContext& compute,
-                             CallTiming* timing) {
+namespace {
+
+// Forward; with `reusable` (the request's input raw_data), the output is
+// written over it when the activation is element-wise. Not for the 16-bit
+// types: their kernels may read an input packet again after a store.
+absl::Status Forward(const activation::v1::ForwardRequest& request,
+                     std::string* reusable,
+                     activation::v1::ForwardResponse* response,
+                     const ServiceOptions& options,
+                     const ComputeContext& compute, CallTiming* timing) {
   const auto start = std::chrono::steady_clock::now();
   Decoded d;
   if (absl::Status s = DecodeCall(request.input(), request.activation(),
@@ -177,7 +186,35 @@ absl::Status EvaluateForward(const activation::v1::ForwardRequest& request,
     return name == "output" ? response->mutable_output()
                             : &(*response->mutable_extras())[std::string(name)];
   });
+  const Activation* activation = FindActivation(d.request.name);
+  if (reusable != nullptr && reusable->size() >= kMinReusedBytes &&
+      reusable->data() == d.request.input.data &&
+      !Is16Bit(d.request.input.dtype) && activation != nullptr &&
+      activation->info().elementwise) {
+    sink.Reuse("output", reusable);
+  }
   return Compute([&] { return RunForward(d.request, sink); }, sink, timing);
+}
+
+}  // namespace
+
+absl::Status EvaluateForward(const activation::v1::ForwardRequest& request,
+                             activation::v1::ForwardResponse* response,
+                             const ServiceOptions& options,
+                             const ComputeContext& compute,
+                             CallTiming* timing) {
+  return Forward(request, nullptr, response, options, compute, timing);
+}
+
+absl::Status EvaluateForwardInPlace(activation::v1::ForwardRequest* request,
+                                    activation::v1::ForwardResponse* response,
+                                    const ServiceOptions& options,
+                                    const ComputeContext& compute,
+                                    CallTiming* timing) {
+  std::string* input = request->has_input()
+                           ? request->mutable_input()->mutable_raw_data()
+                           : nullptr;
+  return Forward(*request, input, response, options, compute, timing);
 }
 
 absl::Status EvaluateBackward(const activation::v1::BackwardRequest& request,

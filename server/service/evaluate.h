@@ -63,6 +63,16 @@ absl::Status EvaluateForward(const activation::v1::ForwardRequest& request,
                              const ServiceOptions& options,
                              const ComputeContext& compute,
                              CallTiming* timing = nullptr);
+// EvaluateForward for a caller that owns `request`: an element-wise
+// activation writes its float32 or float64 output over the input's raw_data
+// (64 KiB or more),
+// which moves into the response, so the call holds one tensor instead of two.
+// `request`'s input is left unspecified.
+absl::Status EvaluateForwardInPlace(activation::v1::ForwardRequest* request,
+                                    activation::v1::ForwardResponse* response,
+                                    const ServiceOptions& options,
+                                    const ComputeContext& compute,
+                                    CallTiming* timing = nullptr);
 absl::Status EvaluateBackward(const activation::v1::BackwardRequest& request,
                               activation::v1::BackwardResponse* response,
                               const ServiceOptions& options,

@@ -242,7 +242,12 @@ TensorView ProtoSink::Allocate(absl::string_view name, DType dtype,
   if (encoding_ == Encoding::kRaw) {
     std::string* raw = t->mutable_raw_data();
     const size_t bytes = n * DTypeSize(dtype);
-    raw->resize(bytes);
+    if (reuse_ != nullptr && name == reuse_name_ && bytes == reuse_->size()) {
+      raw->swap(*reuse_);  // a heap buffer: its address does not change
+      reuse_ = nullptr;
+    } else {
+      raw->resize(bytes);
+    }
     data = raw->data();
   } else if (dtype == DType::kFloat32 || Is16Bit(dtype)) {
     t->mutable_float_data()->Resize(static_cast<int>(n), 0.0f);

@@ -49,6 +49,15 @@ class ProtoSink final : public OutputSink {
       : encoding_(encoding), slot_(std::move(slot)) {}
   TensorView Allocate(absl::string_view name, DType dtype,
                       const Shape& shape) override;
+  // Lets the result `name` take `storage` (swapped into its raw_data) instead
+  // of new memory, when the encoding is raw and the result has exactly
+  // storage->size() bytes. The caller vouches that the core may write the
+  // result over `storage` while reading it: an element-wise activation's
+  // forward over its own input.
+  void Reuse(absl::string_view name, std::string* storage) {
+    reuse_name_ = name;
+    reuse_ = storage;
+  }
   // Time spent in Allocate so far.
   int64_t allocate_ns() const { return allocate_ns_; }
   // Completes the typed 16-bit tensors: the core wrote 2-byte elements into
@@ -64,6 +73,8 @@ class ProtoSink final : public OutputSink {
   std::vector<PendingHalf> pending_;
   Encoding encoding_;
   Slot slot_;
+  absl::string_view reuse_name_;
+  std::string* reuse_ = nullptr;
   int64_t allocate_ns_ = 0;
 };
 

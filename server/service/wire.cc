@@ -199,12 +199,14 @@ absl::Status SerializeMoving(Msg* msg, grpc::ByteBuffer* buffer) {
 
 // Dropping received slices lowers the resident size only once the allocator
 // gives the freed pages back: gRPC reads into 8-64 KiB blocks, which glibc
-// keeps in its arenas. So a reader of a large message trims the heap each time
-// it has dropped a quarter of the message (at least kMinTrimBytes), and once
-// more at the end: the freed but resident bytes stay under a quarter of the
-// input, and a call never trims more than five times, whatever its size (each
-// trim walks the heap and costs page faults when the memory is reused).
-constexpr size_t kMinTrimBytes = size_t{4} << 20;
+// keeps in its arenas. So a reader of a large message (kTrimBytes or more)
+// trims the heap each time it has dropped a quarter of the message (at least
+// kTrimBytes), and once more at the end: the freed but resident bytes stay
+// under max(kTrimBytes, a quarter of the input), and a call never trims more
+// than five times, whatever its size. A smaller message is not trimmed at all:
+// its blocks, at most kTrimBytes, stay for the next receive to reuse, which
+// saves the page faults of giving them back and taking them again.
+constexpr size_t kTrimBytes = size_t{8} << 20;
 constexpr size_t kTrimsPerMessage = 4;
 
 void ReturnFreedMemory() {
@@ -223,12 +225,14 @@ class ReleasingReader final : public google::protobuf::io::ZeroCopyInputStream {
       : slices_(std::move(slices)) {
     size_t total = 0;
     for (const grpc::Slice& s : slices_) total += s.size();
-    trim_every_ = std::max(kMinTrimBytes, total / kTrimsPerMessage);
+    trim_every_ = total < kTrimBytes
+                      ? SIZE_MAX
+                      : std::max(kTrimBytes, total / kTrimsPerMessage);
   }
 
   ~ReleasingReader() override {
     slices_.clear();
-    if (bytes_ >= static_cast<int64_t>(kMinTrimBytes)) ReturnFreedMemory();
+    if (bytes_ >= static_cast<int64_t>(kTrimBytes)) ReturnFreedMemory();
   }
 
   bool Next(const void** data, int* size) override {
@@ -288,7 +292,7 @@ class ReleasingReader final : public google::protobuf::io::ZeroCopyInputStream {
   size_t next_ = 0;  // slices_[next_ - 1] is the latest chunk
   int backup_ = 0;
   int64_t bytes_ = 0;
-  size_t trim_every_ = kMinTrimBytes;
+  size_t trim_every_ = SIZE_MAX;
   size_t released_ = 0;  // since the last trim
 };
 
@@ -363,6 +367,19 @@ std::atomic<int64_t> max_receive_bytes{int64_t{4} << 20};
 
 void SetMaxReceiveBytes(int64_t bytes) { max_receive_bytes = bytes; }
 int64_t MaxReceiveBytes() { return max_receive_bytes; }
+
+void KeepMessageBuffersInHeap() {
+#ifdef __GLIBC__
+  // glibc's defaults give every buffer from 128 KiB (rising with use to at
+  // most 32 MiB) its own mapping, and hand a heap's free top back to the
+  // kernel past twice that: a 4 MiB call then page-faults its ~8 MiB of
+  // buffers in afresh every time (half of its server time, measured). Fixed
+  // thresholds keep buffers under 32 MiB in the heap, where the next call
+  // reuses them; ReleasingReader's trims still bound what large messages leave.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 32 << 20);
+#endif
+}
 
 absl::Status ParseReleasing(grpc::ByteBuffer* buffer,
                             google::protobuf::MessageLite* msg,

@@ -51,6 +51,10 @@ absl::Status SerializeMovingTensors(activation::v1::BatchEvaluateResponse* msg,
 absl::Status SerializeCopying(const google::protobuf::MessageLite& msg,
                               grpc::ByteBuffer* buffer);
 
+// Sets the allocator's thresholds for message buffers (wire.cc says why);
+// once at start-up, before any call.
+void KeepMessageBuffersInHeap();
+
 // The receive limit every Received<Msg> parses with; set once at start-up
 // (the server's --max_message_bytes), before any call.
 void SetMaxReceiveBytes(int64_t bytes);
@@ -60,7 +64,9 @@ int64_t MaxReceiveBytes();
 // and OK or why it could not be parsed.
 template <class Msg>
 struct Received {
-  Msg message;
+  // gRPC hands the handler its request as const; the call is the message's
+  // only user, and may take its tensors (EvaluateForwardInPlace).
+  mutable Msg message;
   size_t wire_bytes = 0;
   absl::Status status;
 };
