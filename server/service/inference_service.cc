@@ -1,17 +1,22 @@
 // The Open Inference Protocol's gRPC handlers.
 #include "server/service/inference_service.h"
 
+#include <chrono>
 #include <optional>
 
 #include "server/service/activation_service.h"
 #include "server/service/admission.h"
 #include "server/service/oip_mapping.h"
+#include "server/service/wire.h"
 
 namespace actd {
 namespace {
 
 using grpc::CallbackServerContext;
 using grpc::ServerUnaryReactor;
+
+// ModelInfer's index in inference.GRPCInferenceService, in .proto order.
+constexpr int kModelInferIndex = 5;
 
 ServerUnaryReactor* Finish(CallbackServerContext* context,
                            const absl::Status& status) {
@@ -32,7 +37,16 @@ class InferenceServiceImpl final
     : public inference::GRPCInferenceService::CallbackService {
  public:
   explicit InferenceServiceImpl(ServiceOptions options)
-      : options_(std::move(options)) {}
+      : options_(std::move(options)) {
+    // Replaces the generated ModelInfer handler (gRPC's protobuf parse and
+    // serialize) with one on wire.h's types.
+    MarkMethodCallback(
+        kModelInferIndex,
+        new grpc::internal::CallbackUnaryHandler<
+            wire::Received<inference::ModelInferRequest>, wire::Reply>(
+            [this](CallbackServerContext* context, const auto* in,
+                   wire::Reply* reply) { return Infer(context, *in, reply); }));
+  }
 
   ServerUnaryReactor* ServerLive(CallbackServerContext* context,
                                  const inference::ServerLiveRequest*,
@@ -82,23 +96,35 @@ class InferenceServiceImpl final
     return Finish(context, s);
   }
 
-  ServerUnaryReactor* ModelInfer(CallbackServerContext* context,
-                                 const inference::ModelInferRequest* request,
-                                 inference::ModelInferResponse* r) override {
+  // ModelInfer, as the native service's methods: its request and response
+  // travel through wire.h, so tensors are parsed from the transport's slices
+  // (compressed ones inflated there) and handed back to it without a copy.
+  ServerUnaryReactor* Infer(
+      CallbackServerContext* context,
+      const wire::Received<inference::ModelInferRequest>& in,
+      wire::Reply* reply) {
     CallEdge edge{
         "oip-grpc",          "ModelInfer",
         context->peer(),     Authorization(context),
         context->deadline(), [context] { return context->IsCancelled(); }};
     CallTiming timing;
+    inference::ModelInferResponse response;
     absl::Status status = RunAdmitted(
-        options_, edge, oip::FactsOf(*request),
-        static_cast<int64_t>(request->ByteSizeLong()),
+        options_, edge, oip::FactsOf(in.message),
+        static_cast<int64_t>(in.wire_bytes),
         [&](const ComputeContext& compute) {
-          return oip::EvaluateModelInfer(*request, r, options_, compute,
-                                         &timing);
+          if (!in.status.ok()) return in.status;
+          return oip::EvaluateModelInfer(in.message, &response, options_,
+                                         compute, &timing);
         },
-        [r] { return static_cast<int64_t>(r->ByteSizeLong()); });
-    if (!status.ok()) r->Clear();
+        [&response] { return static_cast<int64_t>(response.ByteSizeLong()); });
+    if (status.ok()) {
+      const auto start = std::chrono::steady_clock::now();
+      status = wire::SerializeMovingTensors(&response, &reply->buffer);
+      timing.encode_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+    }
     context->AddTrailingMetadata("actd-decode-us", Micros(timing.decode_ns));
     context->AddTrailingMetadata("actd-compute-us", Micros(timing.compute_ns));
     context->AddTrailingMetadata("actd-encode-us", Micros(timing.encode_ns));

@@ -59,6 +59,12 @@ void Collect(pb::BatchEvaluateResponse* r, Movable* movable) {
   }
 }
 
+void Collect(inference::ModelInferResponse* r, Movable* movable) {
+  for (std::string& bytes : *r->mutable_raw_output_contents()) {
+    if (bytes.size() >= kMinMovedBytes) movable->emplace(bytes.data(), &bytes);
+  }
+}
+
 void DeleteString(void* s) { delete static_cast<std::string*>(s); }
 
 // A slice over `size` bytes of new, uninitialized memory that the slice owns;
@@ -426,6 +432,10 @@ absl::Status SerializeMovingTensors(pb::BackwardResponse* msg,
   return SerializeMoving(msg, buffer);
 }
 absl::Status SerializeMovingTensors(pb::BatchEvaluateResponse* msg,
+                                    grpc::ByteBuffer* buffer) {
+  return SerializeMoving(msg, buffer);
+}
+absl::Status SerializeMovingTensors(inference::ModelInferResponse* msg,
                                     grpc::ByteBuffer* buffer) {
   return SerializeMoving(msg, buffer);
 }

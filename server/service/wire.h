@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "activation/v1/activation.pb.h"
+#include "inference/grpc_service.pb.h"
 
 namespace actd::wire {
 
@@ -39,13 +40,16 @@ absl::Status ParseReleasing(grpc::ByteBuffer* buffer,
                             google::protobuf::MessageLite* msg,
                             int64_t max_bytes);
 
-// Serializes `msg` into `buffer`; raw_data of at least 64 KiB becomes a slice
-// that owns the string, which is moved out of `msg` (left empty).
+// Serializes `msg` into `buffer`; raw_data (raw_output_contents) of at least
+// 64 KiB becomes a slice that owns the string, which is moved out of `msg`
+// (left empty).
 absl::Status SerializeMovingTensors(activation::v1::ForwardResponse* msg,
                                     grpc::ByteBuffer* buffer);
 absl::Status SerializeMovingTensors(activation::v1::BackwardResponse* msg,
                                     grpc::ByteBuffer* buffer);
 absl::Status SerializeMovingTensors(activation::v1::BatchEvaluateResponse* msg,
+                                    grpc::ByteBuffer* buffer);
+absl::Status SerializeMovingTensors(inference::ModelInferResponse* msg,
                                     grpc::ByteBuffer* buffer);
 // Any other message, copied into slices.
 absl::Status SerializeCopying(const google::protobuf::MessageLite& msg,
