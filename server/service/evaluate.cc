@@ -114,13 +114,17 @@ absl::Status ValidateTensors(
     if (!t.ok()) return t.status();
     if (first < 0) first = t->view.size();
   }
+  // The cost estimate counts the input and every weight the computation reads
+  // (an affine Maxout's weight multiplies the whole input).
+  int64_t weights = 0;
   for (const auto& [name, tensor] : spec.weights()) {
     absl::StatusOr<DecodedTensor> w =
         DecodeTensor(tensor, absl::StrCat("activation.weights[\"", name, "\"]"),
                      options.max_elements);
     if (!w.ok()) return w.status();
+    weights += w->view.size();
   }
-  *elements = std::max<int64_t>(first, 0);
+  *elements = std::max<int64_t>(first, 0) + weights;
   return absl::OkStatus();
 }
 

@@ -81,7 +81,7 @@ absl::Status EvaluateBackward(const activation::v1::BackwardRequest& request,
 // Validation alone, before any cost is estimated: every tensor of the request
 // has data that agrees with its shape and dtype and is within max_elements
 // (the errors EvaluateForward / EvaluateBackward would give). `elements` gets
-// the input's element count.
+// the input's element count plus the weights' (what the computation reads).
 absl::Status ValidateRequest(const activation::v1::ForwardRequest& request,
                              const ServiceOptions& options, int64_t* elements);
 absl::Status ValidateRequest(const activation::v1::BackwardRequest& request,
