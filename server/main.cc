@@ -239,6 +239,7 @@ int Run(const actd::ServerFlags& f, const actd::ServerOptions& server_options,
 prometheus::Exposer* exposer_kept_until_exit = nullptr;
 
 int main(int argc, char** argv) {
+  actd::PrepareProcess();
   actd::ServerFlags f;
   if (std::optional<int> exit_code =
           actd::ParseServerFlags(argc, argv, ACTD_VERSION, &f)) {

@@ -377,10 +377,11 @@ std::unique_ptr<grpc::Service> NewActivationService(ServiceOptions options) {
   return std::make_unique<ActivationServiceImpl>(std::move(options));
 }
 
+void PrepareProcess() { wire::TuneAllocator(); }
+
 void ConfigureServer(const ServiceOptions& options,
                      grpc::ServerBuilder* builder) {
   wire::SetMaxReceiveBytes(options.max_message_bytes);
-  wire::KeepMessageBuffersInHeap();
   builder->AddChannelArgument(GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
 }
 

@@ -22,6 +22,11 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // ConfigureServer: requests are inflated by the service itself.
 std::unique_ptr<grpc::Service> NewActivationService(ServiceOptions options);
 
+// What the service needs of the process it runs in: the allocator set up for
+// its message buffers, and their free pages given back when idle
+// (wire::TuneAllocator). Call first thing in main, before any thread starts.
+void PrepareProcess();
+
 // What the service needs of the server it runs in: gRPC's per-message
 // decompression off (GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION), so that a
 // compressed request is inflated by the service and never beyond

@@ -13,10 +13,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -369,22 +372,65 @@ absl::Status Inflate(std::vector<grpc::Slice> in, bool gzip, int64_t max_bytes,
 
 std::atomic<int64_t> max_receive_bytes{int64_t{4} << 20};
 
+// Messages parsed so far, for the idle trimmer.
+std::atomic<uint64_t> messages_parsed{0};
+
+constexpr auto kIdleTrimPeriod = std::chrono::milliseconds(250);
+
+// Free bytes the heap holds (glibc), or 0 where that cannot be told.
+size_t FreeHeapBytes() {
+#ifdef __GLIBC__
+  return mallinfo2().fordblks;
+#else
+  return 0;
+#endif
+}
+
+// Hands the heap's free pages back to the kernel in every period without a
+// message in which the heap's free space has changed since the last trim
+// (calls finishing after the last message free their buffers later): under
+// load, buffers stay for the next call to reuse; at rest, the resident size is
+// what the server holds, and an idle heap is not trimmed again and again.
+[[noreturn]] void TrimWhenIdle() {
+  uint64_t seen = messages_parsed.load(std::memory_order_relaxed);
+  size_t free_after_trim = FreeHeapBytes();
+  for (;;) {
+    std::this_thread::sleep_for(kIdleTrimPeriod);
+    const uint64_t now = messages_parsed.load(std::memory_order_relaxed);
+    if (now != seen) {
+      seen = now;
+      continue;
+    }
+    if (FreeHeapBytes() != free_after_trim) {
+      ReturnFreedMemory();
+      free_after_trim = FreeHeapBytes();
+    }
+  }
+}
+
 }  // namespace
 
 void SetMaxReceiveBytes(int64_t bytes) { max_receive_bytes = bytes; }
 int64_t MaxReceiveBytes() { return max_receive_bytes; }
 
-void KeepMessageBuffersInHeap() {
+void TuneAllocator() {
+  static std::once_flag once;
+  std::call_once(once, [] {
 #ifdef __GLIBC__
-  // glibc's defaults give every buffer from 128 KiB (rising with use to at
-  // most 32 MiB) its own mapping, and hand a heap's free top back to the
-  // kernel past twice that: a 4 MiB call then page-faults its ~8 MiB of
-  // buffers in afresh every time (half of its server time, measured). Fixed
-  // thresholds keep buffers under 32 MiB in the heap, where the next call
-  // reuses them; ReleasingReader's trims still bound what large messages leave.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 32 << 20);
+    // glibc's defaults give every buffer from 128 KiB (rising with use to at
+    // most 32 MiB) its own mapping, and hand a heap's free top back to the
+    // kernel past twice that: a 256 KiB or 4 MiB call then page-faults its
+    // buffers in afresh every time (3x the latency of fixed thresholds,
+    // measured). Fixed thresholds keep buffers under 32 MiB in the heap, where
+    // the next call reuses them. One arena, because malloc_trim gives back the
+    // free top of the main arena only: a thread's own arena would keep up to
+    // the trim threshold resident for good.
+    mallopt(M_ARENA_MAX, 1);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 32 << 20);
 #endif
+    std::thread(TrimWhenIdle).detach();
+  });
 }
 
 absl::Status ParseReleasing(grpc::ByteBuffer* buffer,
@@ -415,6 +461,7 @@ absl::Status ParseReleasing(grpc::ByteBuffer* buffer,
     }
     slices = std::move(inflated);
   }
+  messages_parsed.fetch_add(1, std::memory_order_relaxed);
   ReleasingReader reader(std::move(slices));
   if (!msg->ParseFromZeroCopyStream(&reader)) {
     return absl::InvalidArgumentError(

@@ -55,9 +55,12 @@ absl::Status SerializeMovingTensors(inference::ModelInferResponse* msg,
 absl::Status SerializeCopying(const google::protobuf::MessageLite& msg,
                               grpc::ByteBuffer* buffer);
 
-// Sets the allocator's thresholds for message buffers (wire.cc says why);
-// once at start-up, before any call.
-void KeepMessageBuffersInHeap();
+// Sets the allocator up for message buffers (wire.cc says why) and starts a
+// thread that trims the heap once no message has come for 250 ms, so that a
+// server at rest holds what it uses. Call first thing in main, before any
+// other thread starts (glibc fixes its arena limit at the second thread's
+// first allocation); later calls do nothing.
+void TuneAllocator();
 
 // The receive limit every Received<Msg> parses with; set once at start-up
 // (the server's --max_message_bytes), before any call.
