@@ -51,14 +51,29 @@ void Forward(const Kernel& k, const T* a, const T* b, T* y, int64_t n,
   });
 }
 
+// g(b), and g's Backward applied to t: from one evaluation of the gate's
+// transcendental where the kernel offers it (ValueAndBackward: sigmoid, swish,
+// GELU), else by both calls.
+template <typename Kernel, typename P>
+inline P GateAndBackward(const Kernel& k, const P& b, const P& t, P& g) {
+  if constexpr (requires { k.ValueAndBackward(b, t, g); }) {
+    return k.ValueAndBackward(b, t, g);
+  } else {
+    P unused = pm::Zero<P>();
+    g = k.Forward(b);
+    return k.Backward(b, t, unused);
+  }
+}
+
 // One packet of backward: da = dy·g(b), db = dy·a·g'(b) (g's Backward applied
 // to the incoming gradient dy·a); both NaN where a or b is.
 template <typename Kernel, typename P>
 inline void Step(const Kernel& k, const P& a, const P& b, const P& dy, P& da,
                  P& db) {
-  P unused = pm::Zero<P>();
-  da = pm::KeepNaN(a, pm::KeepNaN(b, pm::pmul(dy, k.Forward(b))));
-  db = pm::KeepNaN(a, pm::KeepNaN(b, k.Backward(b, pm::pmul(dy, a), unused)));
+  P g;
+  const P gb = GateAndBackward(k, b, pm::pmul(dy, a), g);
+  da = pm::KeepNaN(a, pm::KeepNaN(b, pm::pmul(dy, g)));
+  db = pm::KeepNaN(a, pm::KeepNaN(b, gb));
 }
 
 // da and db over n elements; dy == nullptr means ones. Plain stores: da and db

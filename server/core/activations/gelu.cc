@@ -54,6 +54,13 @@ struct GeluErf {
     const P phi = pm::pmul(pm::Set<P>(0.39894228040143267794), n.gauss);
     return pm::pmul(dy, pm::padd(n.cdf, pm::TimesVanishing(x, phi)));
   }
+  // Forward and Backward from one Φ and φ, for the gated units (gated.h).
+  P ValueAndBackward(const P& x, const P& dy, P& y) const {
+    const pm::NormalParts<P> n = pm::Normal(x);
+    const P phi = pm::pmul(pm::Set<P>(0.39894228040143267794), n.gauss);
+    y = pm::TimesVanishing(x, n.cdf);
+    return pm::pmul(dy, pm::padd(n.cdf, pm::TimesVanishing(x, phi)));
+  }
 };
 
 }  // namespace kernels

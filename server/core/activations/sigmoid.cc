@@ -22,6 +22,12 @@ struct Sigmoid {
   P BackwardFromOutput(const P& y, const P& dy, P&) const {
     return pm::pmul(dy, pm::pmul(y, pm::psub(pm::One<P>(), y)));
   }
+  // Forward and Backward from one exponential, for the gated units (gated.h).
+  P ValueAndBackward(const P& x, const P& dy, P& y) const {
+    const auto s = pm::Sigmoids(x);
+    y = s.pos;
+    return pm::pmul(dy, s.prod);
+  }
 };
 
 }  // namespace kernels

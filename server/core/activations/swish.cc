@@ -42,6 +42,14 @@ struct Swish {
     const P slope = pm::TimesVanishing(bx, s.prod);
     return pm::pmul(dy, pm::padd(s.pos, slope));
   }
+  // Forward and Backward (without the term) from one sigmoid, for the gated
+  // units (gated.h).
+  P ValueAndBackward(const P& x, const P& dy, P& y) const {
+    const P bx = BetaX(x);
+    const auto s = pm::Sigmoids(bx);
+    y = pm::TimesVanishing(x, s.pos);
+    return pm::pmul(dy, pm::padd(s.pos, pm::TimesVanishing(bx, s.prod)));
+  }
 };
 template <typename T>
 using SwishGuarded = Swish<T, false>;
