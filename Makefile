@@ -52,7 +52,9 @@ fuzz:
 	cmake --build build-fuzz -j $(JOBS) --target fuzzers
 	bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
-bench: build
+bench:
+	bash scripts/install-deps.sh bench
+	$(MAKE) build
 	$(BUILD)/bin/actbench --benchmark_min_time=0.2
 
 format:

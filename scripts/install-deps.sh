@@ -3,11 +3,12 @@
 # Idempotent: packages already present are skipped, and apt-get update runs only when
 # something is missing. This is the single dependency list for the README, CI and Dockerfile.
 #
-# Usage: scripts/install-deps.sh [build|runtime|test|fuzz]
+# Usage: scripts/install-deps.sh [build|runtime|test|fuzz|bench]
 #   build   (default) compilers, libraries and headers to build actd and actctl
 #   test    build + what the test suite uses (numpy, grpcio, node, openssl, ...)
 #   runtime the shared libraries the binaries need, nothing else (for slim images)
 #   fuzz    build + clang and libFuzzer (make fuzz)
+#   bench   build + oneDNN, which actbench measures side by side (make bench)
 set -euo pipefail
 
 profile="${1:-build}"
@@ -27,6 +28,7 @@ test_pkgs=(
   libclang-rt-14-dev
 )
 fuzz_pkgs=(clang libclang-rt-14-dev libfuzzer-14-dev)
+bench_pkgs=(libdnnl-dev)
 runtime_pkgs=(
   libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libspdlog1.10 libfmt9
   libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcpp-httplib0.11 zlib1g ca-certificates
@@ -37,7 +39,8 @@ case "$profile" in
   test) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
   runtime) pkgs=("${runtime_pkgs[@]}") ;;
   fuzz) pkgs=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|runtime|test|fuzz]" >&2; exit 2 ;;
+  bench) pkgs=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|runtime|test|fuzz|bench]" >&2; exit 2 ;;
 esac
 
 # Node.js may come from another packaging that bundles npm; take Debian's only when absent.
