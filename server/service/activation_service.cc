@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "activation/v1/activation.grpc.pb.h"
 #include "server/service/access_log.h"
+#include "server/service/admission.h"
 #include "server/service/metrics.h"
 #include "server/service/wire.h"
 #include "spdlog/spdlog.h"
@@ -97,17 +98,6 @@ int64_t NanosSince(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() -
                                                               start)
       .count();
-}
-
-// Compares without an early exit, so the time taken does not reveal a matching
-// prefix.
-bool ConstantTimeEquals(absl::string_view given, absl::string_view expected) {
-  unsigned char diff = given.size() == expected.size() ? 0 : 1;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    diff |= static_cast<unsigned char>(expected[i] ^
-                                       (i < given.size() ? given[i] : 0));
-  }
-  return diff == 0;
 }
 
 // One admitted or refused call, from the handler to Finish.
@@ -199,41 +189,17 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
   }
 
   absl::Status Authorize(grpc::CallbackServerContext* context) const {
-    if (options_.auth_token.empty()) return absl::OkStatus();
-    const auto& metadata = context->client_metadata();
-    auto it = metadata.find("authorization");
-    const absl::string_view given =
-        it == metadata.end()
-            ? ""
-            : absl::string_view(it->second.data(), it->second.size());
-    if (given.substr(0, 7) == "Bearer " &&
-        ConstantTimeEquals(given.substr(7), options_.auth_token)) {
-      return absl::OkStatus();
-    }
-    return absl::UnauthenticatedError(
-        it == metadata.end()
-            ? "authorization: metadata missing (send 'Bearer <token>')"
-            : "authorization: the bearer token is not valid");
+    return CheckBearerToken(options_.auth_token, Authorization(context));
   }
 
-  // Whether the deadline can be met at all, for a call of `elements`.
+  // Whether the call is still wanted and its deadline can be met at all, for
+  // a call of `elements`.
   absl::Status CheckDeadline(grpc::CallbackServerContext* context,
                              int64_t elements) const {
     if (context->IsCancelled())
       return absl::CancelledError("the client cancelled the call");
-    const auto deadline = context->deadline();
-    if (deadline == std::chrono::system_clock::time_point::max())
-      return absl::OkStatus();
-    const double left = std::chrono::duration<double>(
-                            deadline - std::chrono::system_clock::now())
-                            .count();
-    const double needed =
-        static_cast<double>(elements) / options_.min_elements_per_second;
-    if (left >= needed) return absl::OkStatus();
-    return absl::DeadlineExceededError(absl::StrCat(
-        "deadline: ", static_cast<int64_t>(left * 1e3),
-        " ms left is too short for ", elements, " elements (at least ",
-        static_cast<int64_t>(needed * 1e3 + 1), " ms needed)"));
+    return actd::CheckDeadline(context->deadline(), elements,
+                               options_.min_elements_per_second);
   }
 
   // Admission, in this order: token, parse, validation (so a malformed request
@@ -252,10 +218,7 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
     const int inflight = options_.inflight->fetch_add(1) + 1;
     absl::Status status;
     if (options_.max_inflight > 0 && inflight > options_.max_inflight) {
-      status = absl::ResourceExhaustedError(absl::StrCat(
-          "server busy: ", options_.max_inflight,
-          " calls already in compute (--max_inflight = ", options_.max_inflight,
-          ")"));
+      status = ServerBusy(options_.max_inflight);
     }
     if (status.ok())
       status = CheckDeadline(call->context, call->valid_elements);
@@ -371,6 +334,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
+}
+
+std::optional<absl::string_view> Authorization(
+    const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return std::nullopt;
+  return absl::string_view(it->second.data(), it->second.size());
 }
 
 std::unique_ptr<grpc::Service> NewActivationService(ServiceOptions options) {

@@ -5,8 +5,10 @@
 #define ACTD_SERVER_SERVICE_ACTIVATION_SERVICE_H_
 
 #include <memory>
+#include <optional>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/service_type.h"
 #include "server/service/evaluate.h"
@@ -15,6 +17,10 @@ namespace actd {
 
 // The same code and message, as gRPC spells them.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The "authorization" metadata of a call; nullopt when it has none.
+std::optional<absl::string_view> Authorization(
+    const grpc::CallbackServerContext* context);
 
 // The service, ready to register with a grpc::ServerBuilder (it keeps the
 // name and descriptor of activation.v1.ActivationService, so reflection lists

@@ -53,15 +53,11 @@ absl::Status Admit(const ServiceOptions& options, const CallEdge& edge,
     return absl::UnavailableError(
         "the server is shutting down; send the call to another replica");
   }
-  if (slot.over()) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "server busy: ", options.max_inflight,
-        " calls already in compute (--max_inflight = ", options.max_inflight,
-        ")"));
-  }
+  if (slot.over()) return ServerBusy(options.max_inflight);
   if (edge.cancelled && edge.cancelled())
     return absl::CancelledError("the client cancelled the call");
-  return CheckDeadline(edge.deadline, facts.elements);
+  return CheckDeadline(edge.deadline, facts.elements,
+                       options.min_elements_per_second);
 }
 
 void Report(const ServiceOptions& options, const CallEdge& edge,
@@ -108,16 +104,23 @@ absl::Status CheckBearerToken(absl::string_view token,
           : "authorization: metadata missing (send 'Bearer <token>')");
 }
 
-absl::Status CheckDeadline(SystemClock::time_point deadline, int64_t elements) {
+absl::Status CheckDeadline(SystemClock::time_point deadline, int64_t elements,
+                           double elements_per_second) {
   if (deadline == SystemClock::time_point::max()) return absl::OkStatus();
   const double left =
       std::chrono::duration<double>(deadline - SystemClock::now()).count();
-  const double needed = static_cast<double>(elements) / kMinElementsPerSecond;
+  const double needed = static_cast<double>(elements) / elements_per_second;
   if (left >= needed) return absl::OkStatus();
   return absl::DeadlineExceededError(absl::StrCat(
       "deadline: ", static_cast<int64_t>(left * 1e3),
       " ms left is too short for ", elements, " elements (at least ",
       static_cast<int64_t>(needed * 1e3 + 1), " ms needed)"));
+}
+
+absl::Status ServerBusy(int max_inflight) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "server busy: ", max_inflight,
+      " calls already in compute (--max_inflight = ", max_inflight, ")"));
 }
 
 absl::Status RunAdmitted(

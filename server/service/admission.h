@@ -20,11 +20,6 @@
 
 namespace actd {
 
-// Conservative floor of the service's throughput, for refusing a call whose
-// deadline cannot be met: the slowest kernel (Dice, float64, one thread) runs
-// at well over this.
-inline constexpr double kMinElementsPerSecond = 20e6;
-
 // OK when `token` is empty or `authorization` is "Bearer <token>" (compared in
 // constant time); UNAUTHENTICATED otherwise, nullopt meaning the header or
 // metadata is missing.
@@ -32,9 +27,13 @@ absl::Status CheckBearerToken(absl::string_view token,
                               std::optional<absl::string_view> authorization);
 
 // DEADLINE_EXCEEDED when `deadline` leaves less time than `elements` need at
-// kMinElementsPerSecond; time_point::max() means no deadline.
+// `elements_per_second` (ServiceOptions::min_elements_per_second);
+// time_point::max() means no deadline.
 absl::Status CheckDeadline(std::chrono::system_clock::time_point deadline,
-                           int64_t elements);
+                           int64_t elements, double elements_per_second);
+
+// RESOURCE_EXHAUSTED: --max_inflight calls are already in compute.
+absl::Status ServerBusy(int max_inflight);
 
 // What a request is, for metrics and logs.
 struct CallFacts {

@@ -25,14 +25,6 @@ ServerUnaryReactor* Finish(CallbackServerContext* context,
   return reactor;
 }
 
-std::optional<absl::string_view> Authorization(
-    const CallbackServerContext* context) {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) return std::nullopt;
-  return absl::string_view(it->second.data(), it->second.size());
-}
-
 class InferenceServiceImpl final
     : public inference::GRPCInferenceService::CallbackService {
  public:
