@@ -127,7 +127,7 @@ class OverloadTest(harness.ActdTestCase):
         # 3R requests and the computation, the ratios below vary several-fold
         # between identical runs (docs/PERFORMANCE.md, "Soak and overload":
         # refused p50 / unloaded p50 0.5-4.8, admitted p99 / unloaded p99
-        # 1.8-20 over ten runs), so the goals (refusals faster than an
+        # 1.7-20 over sixteen runs), so the goals (refusals faster than an
         # unloaded call, admitted p99 within 2x of the unloaded p99) are
         # reported, not asserted. What is asserted separates shedding from
         # queueing, which made refusals wait for computations (75 ms, about
