@@ -62,12 +62,6 @@ void Collect(pb::BatchEvaluateResponse* r, Movable* movable) {
   }
 }
 
-void Collect(inference::ModelInferResponse* r, Movable* movable) {
-  for (std::string& bytes : *r->mutable_raw_output_contents()) {
-    if (bytes.size() >= kMinMovedBytes) movable->emplace(bytes.data(), &bytes);
-  }
-}
-
 void DeleteString(void* s) { delete static_cast<std::string*>(s); }
 
 // A slice over `size` bytes of new, uninitialized memory that the slice owns;
@@ -482,9 +476,40 @@ absl::Status SerializeMovingTensors(pb::BatchEvaluateResponse* msg,
                                     grpc::ByteBuffer* buffer) {
   return SerializeMoving(msg, buffer);
 }
+// protobuf writes a repeated bytes field by copying it (WriteBytes, never
+// offered for aliasing), so the raw_output_contents are taken out, the rest
+// serialized, and each appended as its own field: a key and length, then the
+// string moved into a slice. Fields may come in any order on the wire, and
+// the entries of a repeated field are read in the order they come.
 absl::Status SerializeMovingTensors(inference::ModelInferResponse* msg,
                                     grpc::ByteBuffer* buffer) {
-  return SerializeMoving(msg, buffer);
+  namespace io = google::protobuf::io;
+  google::protobuf::RepeatedPtrField<std::string> raw;
+  raw.Swap(msg->mutable_raw_output_contents());
+  if (absl::Status s = SerializeCopying(*msg, buffer); !s.ok()) return s;
+  std::vector<grpc::Slice> slices;
+  if (!buffer->Dump(&slices).ok()) {
+    return absl::InternalError(
+        "ModelInferResponse: cannot read back the slices");
+  }
+  constexpr uint32_t kKey =
+      (inference::ModelInferResponse::kRawOutputContentsFieldNumber << 3) |
+      2;  // length-delimited
+  for (std::string& bytes : raw) {
+    if (bytes.size() > INT_MAX) {
+      return absl::InternalError("ModelInferResponse: an output over 2 GiB");
+    }
+    uint8_t head[10];
+    uint8_t* end = io::CodedOutputStream::WriteVarint32ToArray(kKey, head);
+    end = io::CodedOutputStream::WriteVarint32ToArray(
+        static_cast<uint32_t>(bytes.size()), end);
+    slices.emplace_back(head, static_cast<size_t>(end - head));  // copied
+    auto* owned = new std::string(std::move(bytes));
+    slices.emplace_back(owned->data(), owned->size(), &DeleteString, owned);
+  }
+  grpc::ByteBuffer result(slices.data(), slices.size());
+  buffer->Swap(&result);
+  return absl::OkStatus();
 }
 absl::Status SerializeCopying(const google::protobuf::MessageLite& msg,
                               grpc::ByteBuffer* buffer) {
