@@ -64,6 +64,13 @@ void Collect(pb::BatchEvaluateResponse* r, Movable* movable) {
 
 void DeleteString(void* s) { delete static_cast<std::string*>(s); }
 
+// A slice that owns the bytes of `*source`, moved out of it without a copy
+// (moving a heap string keeps its buffer).
+grpc::Slice TakeString(std::string* source) {
+  auto* owned = new std::string(std::move(*source));
+  return grpc::Slice(owned->data(), owned->size(), &DeleteString, owned);
+}
+
 // A slice over `size` bytes of new, uninitialized memory that the slice owns;
 // `*data` is where to write them.
 grpc::Slice NewOwnedSlice(size_t size, uint8_t** data) {
@@ -124,12 +131,9 @@ class SliceWriter final : public google::protobuf::io::ZeroCopyOutputStream {
   // `buffer`. Call once protobuf is done writing.
   void Finish(grpc::ByteBuffer* buffer) {
     EmitBlockPiece();
+    // The slices own the very bytes protobuf was offered.
     for (const auto& [index, source] : moves_) {
-      // Moving a heap string keeps its buffer, so the slice owns the very
-      // bytes protobuf was offered.
-      auto* owned = new std::string(std::move(*source));
-      pieces_[index] =
-          grpc::Slice(owned->data(), owned->size(), &DeleteString, owned);
+      pieces_[index] = TakeString(source);
     }
     grpc::ByteBuffer result(pieces_.data(), pieces_.size());
     buffer->Swap(&result);
@@ -504,8 +508,7 @@ absl::Status SerializeMovingTensors(inference::ModelInferResponse* msg,
     end = io::CodedOutputStream::WriteVarint32ToArray(
         static_cast<uint32_t>(bytes.size()), end);
     slices.emplace_back(head, static_cast<size_t>(end - head));  // copied
-    auto* owned = new std::string(std::move(bytes));
-    slices.emplace_back(owned->data(), owned->size(), &DeleteString, owned);
+    slices.push_back(TakeString(&bytes));
   }
   grpc::ByteBuffer result(slices.data(), slices.size());
   buffer->Swap(&result);

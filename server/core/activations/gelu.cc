@@ -48,11 +48,11 @@ struct GeluErf {
   P Forward(const P& x) const {
     return pm::TimesVanishing(x, pm::Normal(x).cdf);
   }
-  // dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π).
+  // dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π). (The unused y is dropped by
+  // the compiler.)
   P Backward(const P& x, const P& dy, P&) const {
-    const pm::NormalParts<P> n = pm::Normal(x);
-    const P phi = pm::pmul(pm::Set<P>(0.39894228040143267794), n.gauss);
-    return pm::pmul(dy, pm::padd(n.cdf, pm::TimesVanishing(x, phi)));
+    P y;
+    return ValueAndBackward(x, dy, y);
   }
   // Forward and Backward from one Φ and φ, for the gated units (gated.h).
   P ValueAndBackward(const P& x, const P& dy, P& y) const {
