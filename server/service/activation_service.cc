@@ -33,14 +33,6 @@ using Clock = std::chrono::steady_clock;
 template <class Request>
 using Received = wire::Received<Request>;
 
-// Calls of at most this many elements compute on the handler's thread: a few
-// microseconds for any activation, less than a handoff to another thread.
-// Larger ones go to the compute pool, so that gRPC's few callback threads stay
-// free to admit or refuse the next calls at once (with 64 Ki elements inline,
-// a float64 Dice call held a thread for ~0.7 ms and refusals under 3x
-// overload waited 75 ms for one: tests/soak/test_overload.py).
-constexpr int64_t kInlineElements = int64_t{4} << 10;
-
 // The methods' indexes in activation.v1.ActivationService, in .proto order
 // (the order the generated Service adds them in).
 enum MethodIndex {

@@ -2,6 +2,9 @@
 #include "server/service/admission.h"
 
 #include <atomic>
+#include <memory>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -123,35 +126,90 @@ absl::Status ServerBusy(int max_inflight) {
       " calls already in compute (--max_inflight = ", max_inflight, ")"));
 }
 
-absl::Status RunAdmitted(
-    const ServiceOptions& options, const CallEdge& edge, const CallFacts& facts,
-    int64_t bytes_in,
-    const std::function<absl::Status(const ComputeContext&)>& evaluate,
-    const std::function<int64_t()>& bytes_out) {
-  const auto start = std::chrono::steady_clock::now();
-  absl::Status status;
-  {
-    const InflightSlot slot(options);
-    status = Admit(options, edge, facts, slot);
-    if (status.ok()) {
-      if (options.metrics) options.metrics->inflight().Increment();
+namespace {
+
+// One call from admission to its report. Holds the call's in-flight slot
+// until it has been evaluated.
+class AdmittedRun {
+ public:
+  AdmittedRun(const ServiceOptions& options, CallEdge edge, CallFacts facts,
+              int64_t bytes_in)
+      : options_(options),
+        edge_(std::move(edge)),
+        facts_(std::move(facts)),
+        bytes_in_(bytes_in) {
+    slot_.emplace(options);
+    status_ = Admit(options, edge_, facts_, *slot_);
+  }
+
+  bool admitted() const { return status_.ok(); }
+  const CallFacts& facts() const { return facts_; }
+
+  // Evaluates an admitted call with a stop check built from its edge, then
+  // reports it; returns the call's status.
+  absl::Status Complete(const EvaluateFn& evaluate,
+                        const BytesOutFn& bytes_out) {
+    if (status_.ok()) {
+      if (options_.metrics) options_.metrics->inflight().Increment();
       const ComputeContext& pool =
-          options.compute ? *options.compute : ComputeContext::Inline();
-      const ComputeContext call = pool.ForCall([&edge] {
-        if (!edge.cancelled || !edge.cancelled()) return absl::OkStatus();
-        return SystemClock::now() >= edge.deadline
+          options_.compute ? *options_.compute : ComputeContext::Inline();
+      const ComputeContext call = pool.ForCall([this] {
+        if (!edge_.cancelled || !edge_.cancelled()) return absl::OkStatus();
+        return SystemClock::now() >= edge_.deadline
                    ? absl::DeadlineExceededError(
                          "deadline exceeded during computation")
                    : absl::CancelledError("the client cancelled the call");
       });
-      status = evaluate(call);
-      if (options.metrics) options.metrics->inflight().Decrement();
+      status_ = evaluate(call);
+      if (options_.metrics) options_.metrics->inflight().Decrement();
     }
+    slot_.reset();
+    Report(
+        options_, edge_, facts_, status_, bytes_in_,
+        status_.ok() ? bytes_out() : 0,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_)
+            .count());
+    return status_;
   }
-  Report(options, edge, facts, status, bytes_in, status.ok() ? bytes_out() : 0,
-         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-             .count());
-  return status;
+
+ private:
+  const ServiceOptions& options_;
+  const CallEdge edge_;
+  const CallFacts facts_;
+  const int64_t bytes_in_;
+  const std::chrono::steady_clock::time_point start_ =
+      std::chrono::steady_clock::now();
+  std::optional<InflightSlot> slot_;
+  absl::Status status_;
+};
+
+}  // namespace
+
+absl::Status RunAdmitted(const ServiceOptions& options, const CallEdge& edge,
+                         const CallFacts& facts, int64_t bytes_in,
+                         const EvaluateFn& evaluate,
+                         const BytesOutFn& bytes_out) {
+  return AdmittedRun(options, edge, facts, bytes_in)
+      .Complete(evaluate, bytes_out);
+}
+
+void RunAdmittedAsync(const ServiceOptions& options, CallEdge edge,
+                      CallFacts facts, int64_t bytes_in, EvaluateFn evaluate,
+                      BytesOutFn bytes_out,
+                      std::function<void(absl::Status)> done) {
+  auto run = std::make_shared<AdmittedRun>(options, std::move(edge),
+                                           std::move(facts), bytes_in);
+  const bool on_pool = run->admitted() && options.compute != nullptr &&
+                       run->facts().elements > kInlineElements;
+  auto work = [run, evaluate = std::move(evaluate),
+               bytes_out = std::move(bytes_out), done = std::move(done)] {
+    done(run->Complete(evaluate, bytes_out));
+  };
+  if (on_pool) {
+    options.compute->Schedule(std::move(work));
+  } else {
+    work();
+  }
 }
 
 std::string Micros(int64_t nanos) {

@@ -55,14 +55,33 @@ struct CallEdge {
   std::function<bool()> cancelled;
 };
 
+// Calls of at most this many elements compute on the thread that received
+// them: a few microseconds for any activation, less than a handoff to another
+// thread. Larger ones go to the compute pool, so that gRPC's few callback
+// threads stay free to admit or refuse the next calls at once (with 64 Ki
+// elements inline, a float64 Dice call held a thread for ~0.7 ms and refusals
+// under 3x overload waited 75 ms for one: tests/soak/test_overload.py).
+inline constexpr int64_t kInlineElements = int64_t{4} << 10;
+
+using EvaluateFn = std::function<absl::Status(const ComputeContext&)>;
+using BytesOutFn = std::function<int64_t()>;
+
 // Admits the call, runs `evaluate` on options.compute (or inline) with a stop
 // check built from `edge`, and reports it. `bytes_out` is asked for after a
 // successful evaluate. Returns the call's status.
-absl::Status RunAdmitted(
-    const ServiceOptions& options, const CallEdge& edge, const CallFacts& facts,
-    int64_t bytes_in,
-    const std::function<absl::Status(const ComputeContext&)>& evaluate,
-    const std::function<int64_t()>& bytes_out);
+absl::Status RunAdmitted(const ServiceOptions& options, const CallEdge& edge,
+                         const CallFacts& facts, int64_t bytes_in,
+                         const EvaluateFn& evaluate,
+                         const BytesOutFn& bytes_out);
+
+// RunAdmitted for a callback handler that must not block: admits the call on
+// this thread, then evaluates and reports it here when it has at most
+// kInlineElements (or there is no pool), on a pool thread otherwise, and
+// calls done(status) on that same thread. `options` must outlive the call.
+void RunAdmittedAsync(const ServiceOptions& options, CallEdge edge,
+                      CallFacts facts, int64_t bytes_in, EvaluateFn evaluate,
+                      BytesOutFn bytes_out,
+                      std::function<void(absl::Status)> done);
 
 // Microseconds with three decimals, for the actd-*-us timing trailers.
 std::string Micros(int64_t nanos);

@@ -18,10 +18,6 @@ namespace {
 using activation::v1::ActivationSpec;
 using activation::v1::Tensor;
 
-// Inputs of at least this size take the output of an element-wise forward
-// (EvaluateForwardInPlace); smaller ones are not worth it.
-constexpr size_t kMinReusedBytes = size_t{64} << 10;
-
 // Everything decoded from one request; the views borrow from the request
 // message.
 struct Decoded {
@@ -190,17 +186,23 @@ absl::Status Forward(const activation::v1::ForwardRequest& request,
     return name == "output" ? response->mutable_output()
                             : &(*response->mutable_extras())[std::string(name)];
   });
-  const Activation* activation = FindActivation(d.request.name);
-  if (reusable != nullptr && reusable->size() >= kMinReusedBytes &&
-      reusable->data() == d.request.input.data &&
-      !Is16Bit(d.request.input.dtype) && activation != nullptr &&
-      activation->info().elementwise) {
+  if (reusable != nullptr && ForwardMayOverwrite(FindActivation(d.request.name),
+                                                 d.request.input, *reusable)) {
     sink.Reuse("output", reusable);
   }
   return Compute([&] { return RunForward(d.request, sink); }, sink, timing);
 }
 
 }  // namespace
+
+bool ForwardMayOverwrite(const Activation* activation,
+                         const ConstTensorView& input,
+                         const std::string& storage) {
+  constexpr size_t kMinBytes = size_t{64} << 10;
+  return activation != nullptr && activation->info().elementwise &&
+         !Is16Bit(input.dtype) && storage.size() >= kMinBytes &&
+         storage.data() == input.data;
+}
 
 absl::Status EvaluateForward(const activation::v1::ForwardRequest& request,
                              activation::v1::ForwardResponse* response,

@@ -11,7 +11,9 @@
 
 #include "absl/status/status.h"
 #include "activation/v1/activation.pb.h"
+#include "server/core/activation.h"
 #include "server/core/compute.h"
+#include "server/core/tensor.h"
 
 namespace actd {
 
@@ -55,6 +57,13 @@ struct CallTiming {
   std::atomic<int64_t> decode_ns{0}, compute_ns{0}, encode_ns{0};
 };
 
+// Whether `activation`'s forward may write its output over `storage`, the bytes
+// that `input` views: an element-wise activation on float32 or float64, and
+// 64 KiB or more (smaller inputs are not worth it).
+bool ForwardMayOverwrite(const Activation* activation,
+                         const ConstTensorView& input,
+                         const std::string& storage);
+
 // Forward / Backward of one request into `response`, on `compute`'s threads and
 // subject to its stop check. The status names the offending field. `timing`, if
 // given, is added to.
@@ -65,9 +74,8 @@ absl::Status EvaluateForward(const activation::v1::ForwardRequest& request,
                              CallTiming* timing = nullptr);
 // EvaluateForward for a caller that owns `request`: an element-wise
 // activation writes its float32 or float64 output over the input's raw_data
-// (64 KiB or more),
-// which moves into the response, so the call holds one tensor instead of two.
-// `request`'s input is left unspecified.
+// (ForwardMayOverwrite), which moves into the response, so the call holds one
+// tensor instead of two. `request`'s input is left unspecified.
 absl::Status EvaluateForwardInPlace(activation::v1::ForwardRequest* request,
                                     activation::v1::ForwardResponse* response,
                                     const ServiceOptions& options,

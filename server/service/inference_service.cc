@@ -2,6 +2,7 @@
 #include "server/service/inference_service.h"
 
 #include <chrono>
+#include <memory>
 #include <optional>
 
 #include "server/service/activation_service.h"
@@ -24,6 +25,12 @@ ServerUnaryReactor* Finish(CallbackServerContext* context,
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
+
+// What a ModelInfer call builds while it runs, wherever it runs.
+struct InferCall {
+  inference::ModelInferResponse response;
+  CallTiming timing;
+};
 
 class InferenceServiceImpl final
     : public inference::GRPCInferenceService::CallbackService {
@@ -90,7 +97,8 @@ class InferenceServiceImpl final
 
   // ModelInfer, as the native service's methods: its request and response
   // travel through wire.h, so tensors are parsed from the transport's slices
-  // (compressed ones inflated there) and handed back to it without a copy.
+  // (compressed ones inflated there) and handed back to it without a copy; a
+  // forward writes y over x, and a large call computes on the pool.
   ServerUnaryReactor* Infer(
       CallbackServerContext* context,
       const wire::Received<inference::ModelInferRequest>& in,
@@ -99,28 +107,38 @@ class InferenceServiceImpl final
         "oip-grpc",          "ModelInfer",
         context->peer(),     Authorization(context),
         context->deadline(), [context] { return context->IsCancelled(); }};
-    CallTiming timing;
-    inference::ModelInferResponse response;
-    absl::Status status = RunAdmitted(
-        options_, edge, oip::FactsOf(in.message),
+    // `in` and `reply` live until the call is finished.
+    ServerUnaryReactor* reactor = context->DefaultReactor();
+    auto call = std::make_shared<InferCall>();
+    RunAdmittedAsync(
+        options_, std::move(edge), oip::FactsOf(in.message),
         static_cast<int64_t>(in.wire_bytes),
-        [&](const ComputeContext& compute) {
+        [this, &in, call](const ComputeContext& compute) {
           if (!in.status.ok()) return in.status;
-          return oip::EvaluateModelInfer(in.message, &response, options_,
-                                         compute, &timing);
+          return oip::EvaluateModelInferInPlace(
+              &in.message, &call->response, options_, compute, &call->timing);
         },
-        [&response] { return static_cast<int64_t>(response.ByteSizeLong()); });
-    if (status.ok()) {
-      const auto start = std::chrono::steady_clock::now();
-      status = wire::SerializeMovingTensors(&response, &reply->buffer);
-      timing.encode_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::steady_clock::now() - start)
-                              .count();
-    }
-    context->AddTrailingMetadata("actd-decode-us", Micros(timing.decode_ns));
-    context->AddTrailingMetadata("actd-compute-us", Micros(timing.compute_ns));
-    context->AddTrailingMetadata("actd-encode-us", Micros(timing.encode_ns));
-    return Finish(context, status);
+        [call] { return static_cast<int64_t>(call->response.ByteSizeLong()); },
+        [context, reactor, reply, call](absl::Status status) {
+          if (status.ok()) {
+            const auto start = std::chrono::steady_clock::now();
+            status =
+                wire::SerializeMovingTensors(&call->response, &reply->buffer);
+            call->timing.encode_ns +=
+                std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+          }
+          const CallTiming& timing = call->timing;
+          context->AddTrailingMetadata("actd-decode-us",
+                                       Micros(timing.decode_ns));
+          context->AddTrailingMetadata("actd-compute-us",
+                                       Micros(timing.compute_ns));
+          context->AddTrailingMetadata("actd-encode-us",
+                                       Micros(timing.encode_ns));
+          reactor->Finish(ToGrpcStatus(status));
+        });
+    return reactor;
   }
 
  private:

@@ -457,7 +457,13 @@ class InferSink final : public OutputSink {
     void* data = nullptr;
     if (raw_) {
       std::string* bytes = response_->add_raw_output_contents();
-      bytes->resize(n * DTypeSize(dtype));
+      const size_t size = n * DTypeSize(dtype);
+      if (reuse_ != nullptr && name == "output" && size == reuse_->size()) {
+        bytes->swap(*reuse_);  // a heap buffer: its address does not change
+        reuse_ = nullptr;
+      } else {
+        bytes->resize(size);
+      }
       data = bytes->data();
     } else if (row.typed == TypedField::kFp32) {
       auto* values = t->mutable_contents()->mutable_fp32_contents();
@@ -474,6 +480,11 @@ class InferSink final : public OutputSink {
     return {dtype, data, shape};
   }
   int64_t allocate_ns() const { return allocate_ns_; }
+  // Raw output "output" (y) takes `storage` instead of new memory when it has
+  // storage->size() bytes. The caller vouches that the core may write the
+  // result over `storage` while reading it: an element-wise forward over its
+  // own input.
+  void Reuse(std::string* storage) { reuse_ = storage; }
 
  private:
   // The core's result names as outputs: forward's "output" is y, backward's
@@ -486,6 +497,7 @@ class InferSink final : public OutputSink {
 
   ModelInferResponse* response_;
   bool raw_, backward_;
+  std::string* reuse_ = nullptr;
   int64_t allocate_ns_ = 0;
 };
 
@@ -558,6 +570,43 @@ int64_t NanosSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
+// One inference (EvaluateModelInfer); `reusable`, when not null, is x's raw
+// bytes in `request`, which an element-wise forward may overwrite with y.
+absl::Status Infer(const ModelInferRequest& request, std::string* reusable,
+                   ModelInferResponse* response, const ServiceOptions& options,
+                   const ComputeContext& compute, CallTiming* timing) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<const Activation*> model =
+      FindModel(request.model_name(), request.model_version());
+  if (!model.ok()) return model.status();
+  Decoded d;
+  d.request.name = request.model_name();
+  d.request.params = &d.params;
+  d.request.compute = &compute;
+  if (absl::Status s = DecodeParams(request, d); !s.ok()) return s;
+  if (absl::Status s = DecodeInputs(request, options, d); !s.ok()) return s;
+  if (timing != nullptr) timing->decode_ns += NanosSince(start);
+  response->set_model_name(request.model_name());
+  response->set_model_version(std::string(kModelVersion));
+  response->set_id(request.id());
+  const bool raw =
+      d.raw || RowOf(d.request.input.dtype).typed == TypedField::kRawOnly;
+  InferSink sink(response, raw, d.backward);
+  if (reusable != nullptr && !d.backward &&
+      ForwardMayOverwrite(*model, d.request.input, *reusable)) {
+    sink.Reuse(reusable);
+  }
+  const auto compute_start = std::chrono::steady_clock::now();
+  absl::Status status =
+      d.backward ? RunBackward(d.request, sink) : RunForward(d.request, sink);
+  if (timing != nullptr) {
+    timing->compute_ns += NanosSince(compute_start) - sink.allocate_ns();
+    timing->encode_ns += sink.allocate_ns();
+  }
+  if (!status.ok()) return InProtocolTerms(status);
+  return KeepRequested(request, raw, response);
+}
+
 }  // namespace
 
 CallFacts FactsOf(const ModelInferRequest& request) {
@@ -580,32 +629,22 @@ absl::Status EvaluateModelInfer(const ModelInferRequest& request,
                                 const ServiceOptions& options,
                                 const ComputeContext& compute,
                                 CallTiming* timing) {
-  const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<const Activation*> model =
-      FindModel(request.model_name(), request.model_version());
-  if (!model.ok()) return model.status();
-  Decoded d;
-  d.request.name = request.model_name();
-  d.request.params = &d.params;
-  d.request.compute = &compute;
-  if (absl::Status s = DecodeParams(request, d); !s.ok()) return s;
-  if (absl::Status s = DecodeInputs(request, options, d); !s.ok()) return s;
-  if (timing != nullptr) timing->decode_ns += NanosSince(start);
-  response->set_model_name(request.model_name());
-  response->set_model_version(std::string(kModelVersion));
-  response->set_id(request.id());
-  const bool raw =
-      d.raw || RowOf(d.request.input.dtype).typed == TypedField::kRawOnly;
-  InferSink sink(response, raw, d.backward);
-  const auto compute_start = std::chrono::steady_clock::now();
-  absl::Status status =
-      d.backward ? RunBackward(d.request, sink) : RunForward(d.request, sink);
-  if (timing != nullptr) {
-    timing->compute_ns += NanosSince(compute_start) - sink.allocate_ns();
-    timing->encode_ns += sink.allocate_ns();
+  return Infer(request, nullptr, response, options, compute, timing);
+}
+
+absl::Status EvaluateModelInferInPlace(ModelInferRequest* request,
+                                       ModelInferResponse* response,
+                                       const ServiceOptions& options,
+                                       const ComputeContext& compute,
+                                       CallTiming* timing) {
+  std::string* x = nullptr;
+  if (request->raw_input_contents_size() == request->inputs_size()) {
+    for (int i = 0; i < request->inputs_size(); ++i) {
+      if (request->inputs(i).name() == "x")
+        x = request->mutable_raw_input_contents(i);
+    }
   }
-  if (!status.ok()) return InProtocolTerms(status);
-  return KeepRequested(request, raw, response);
+  return Infer(*request, x, response, options, compute, timing);
 }
 
 }  // namespace actd::oip

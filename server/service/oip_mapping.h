@@ -72,6 +72,16 @@ absl::Status EvaluateModelInfer(const inference::ModelInferRequest& request,
                                 const ComputeContext& compute,
                                 CallTiming* timing = nullptr);
 
+// EvaluateModelInfer for a caller that owns `request`: a forward whose x
+// travels in raw_input_contents may write y over those bytes
+// (ForwardMayOverwrite), which move into the response. `request`'s x is left
+// unspecified.
+absl::Status EvaluateModelInferInPlace(inference::ModelInferRequest* request,
+                                       inference::ModelInferResponse* response,
+                                       const ServiceOptions& options,
+                                       const ComputeContext& compute,
+                                       CallTiming* timing = nullptr);
+
 }  // namespace actd::oip
 
 #endif  // ACTD_SERVER_SERVICE_OIP_MAPPING_H_

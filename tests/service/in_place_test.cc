@@ -1,5 +1,5 @@
-// EvaluateForwardInPlace writes an element-wise activation's float32 or
-// float64 output over the request's input: for every such activation of the
+// EvaluateForwardInPlace and EvaluateModelInferInPlace write an element-wise
+// activation's float32 or float64 output over the request's input: for every such activation of the
 // registry and every dtype, its bytes equal EvaluateForward's, on a pool of
 // threads (parallel chunks), and the response really holds the input's buffer
 // (16-bit tensors get new memory). Activations that are not element-wise, and
@@ -14,6 +14,7 @@
 #include "server/core/activation.h"
 #include "server/core/compute.h"
 #include "server/service/evaluate.h"
+#include "server/service/oip_mapping.h"
 
 namespace actd {
 namespace {
@@ -108,6 +109,85 @@ TEST(ForwardInPlace, OtherActivationsAndSmallInputsGetNewMemory) {
     ASSERT_TRUE(EvaluateForwardInPlace(&request, &response, {}, pool).ok());
     EXPECT_EQ(response.output().raw_data(), expected.output().raw_data());
     EXPECT_EQ(request.input().raw_data(), input);  // left as it was
+  }
+}
+
+// The protocol's name of each dtype.
+const char* OipDatatype(pb::DataType dtype) {
+  switch (dtype) {
+    case pb::DATA_TYPE_FLOAT64:
+      return "FP64";
+    case pb::DATA_TYPE_BFLOAT16:
+      return "BF16";
+    case pb::DATA_TYPE_FLOAT16:
+      return "FP16";
+    default:
+      return "FP32";
+  }
+}
+
+inference::ModelInferRequest InferRequestFor(const std::string& name,
+                                             pb::DataType dtype, int64_t n,
+                                             const char* direction) {
+  inference::ModelInferRequest request;
+  request.set_model_name(name);
+  (*request.mutable_parameters())["direction"].set_string_param(direction);
+  auto* x = request.add_inputs();
+  x->set_name("x");
+  x->set_datatype(OipDatatype(dtype));
+  x->add_shape(n);
+  request.add_raw_input_contents(RawValues(dtype, n));
+  return request;
+}
+
+TEST(ModelInferInPlace, EqualsModelInferForEveryElementwiseActivationAndDtype) {
+  const ComputeContext pool(2);
+  int checked = 0;
+  for (const Activation* a : AllActivations()) {
+    if (!a->info().elementwise) continue;
+    for (pb::DataType dtype : {pb::DATA_TYPE_FLOAT32, pb::DATA_TYPE_FLOAT64,
+                               pb::DATA_TYPE_BFLOAT16, pb::DATA_TYPE_FLOAT16}) {
+      SCOPED_TRACE(a->info().name + " dtype " + pb::DataType_Name(dtype));
+      const inference::ModelInferRequest request =
+          InferRequestFor(a->info().name, dtype, kElements, "forward");
+      inference::ModelInferResponse expected;
+      ASSERT_TRUE(oip::EvaluateModelInfer(request, &expected, {}, pool).ok());
+
+      inference::ModelInferRequest owned = request;
+      const char* buffer = owned.raw_input_contents(0).data();
+      inference::ModelInferResponse in_place;
+      ASSERT_TRUE(
+          oip::EvaluateModelInferInPlace(&owned, &in_place, {}, pool).ok());
+      const bool wide =
+          dtype == pb::DATA_TYPE_FLOAT32 || dtype == pb::DATA_TYPE_FLOAT64;
+      ASSERT_EQ(in_place.raw_output_contents_size(), 1);
+      EXPECT_EQ(in_place.raw_output_contents(0).data() == buffer, wide);
+      EXPECT_TRUE(in_place.raw_output_contents(0) ==
+                  expected.raw_output_contents(0));
+      EXPECT_EQ(in_place.outputs(0).name(), "y");
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 4 * 15);
+}
+
+TEST(ModelInferInPlace, BackwardAndOtherActivationsLeaveTheInput) {
+  const ComputeContext pool(2);
+  for (const auto& [name, direction] :
+       {std::pair<std::string, const char*>{"relu", "backward"},
+        {"glu", "forward"}}) {
+    SCOPED_TRACE(name);
+    inference::ModelInferRequest request =
+        InferRequestFor(name, pb::DATA_TYPE_FLOAT32, kElements, direction);
+    const std::string input = request.raw_input_contents(0);
+    inference::ModelInferResponse expected;
+    ASSERT_TRUE(oip::EvaluateModelInfer(request, &expected, {}, pool).ok());
+    inference::ModelInferResponse response;
+    ASSERT_TRUE(
+        oip::EvaluateModelInferInPlace(&request, &response, {}, pool).ok());
+    EXPECT_TRUE(response.raw_output_contents(0) ==
+                expected.raw_output_contents(0));
+    EXPECT_TRUE(request.raw_input_contents(0) == input);  // left as it was
   }
 }
 
