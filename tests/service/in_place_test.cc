@@ -1,11 +1,13 @@
 // EvaluateForwardInPlace and EvaluateModelInferInPlace write an element-wise
-// activation's float32 or float64 output over the request's input: for every such activation of the
-// registry and every dtype, its bytes equal EvaluateForward's, on a pool of
-// threads (parallel chunks), and the response really holds the input's buffer
-// (16-bit tensors get new memory). Activations that are not element-wise, and
-// inputs under the size that pays, get new memory.
+// activation's float32 or float64 output over the request's input: for every
+// such activation of the registry and every dtype, its bytes equal
+// EvaluateForward's, on a pool of threads (parallel chunks), and the response
+// really holds the input's buffer (16-bit tensors get new memory). Activations
+// that are not element-wise, and inputs under the size that pays, get new
+// memory.
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -66,32 +68,43 @@ pb::ForwardRequest RequestFor(const std::string& name, pb::DataType dtype,
 // 48 Ki elements: 96 KiB in the 16-bit types, over the 64 KiB that pays.
 constexpr int64_t kElements = 48 << 10;
 
-TEST(ForwardInPlace, EqualsForwardForEveryElementwiseActivationAndDtype) {
-  const ComputeContext pool(2);
+// Runs check(name, dtype, wide) for every element-wise activation of the
+// registry and every dtype (`wide`: float32 or float64, the ones computed in
+// place); returns how many.
+int ForEveryElementwiseCase(
+    const std::function<void(const std::string&, pb::DataType, bool)>& check) {
   int checked = 0;
   for (const Activation* a : AllActivations()) {
     if (!a->info().elementwise) continue;
     for (pb::DataType dtype : {pb::DATA_TYPE_FLOAT32, pb::DATA_TYPE_FLOAT64,
                                pb::DATA_TYPE_BFLOAT16, pb::DATA_TYPE_FLOAT16}) {
       SCOPED_TRACE(a->info().name + " dtype " + pb::DataType_Name(dtype));
-      const pb::ForwardRequest request =
-          RequestFor(a->info().name, dtype, kElements);
-      pb::ForwardResponse expected;
-      ASSERT_TRUE(EvaluateForward(request, &expected, {}, pool).ok());
-
-      pb::ForwardRequest owned = request;
-      const char* buffer = owned.input().raw_data().data();
-      pb::ForwardResponse in_place;
-      ASSERT_TRUE(EvaluateForwardInPlace(&owned, &in_place, {}, pool).ok());
-      const bool wide =
-          dtype == pb::DATA_TYPE_FLOAT32 || dtype == pb::DATA_TYPE_FLOAT64;
-      EXPECT_EQ(in_place.output().raw_data().data() == buffer, wide);
-      // Compared as a flag: a mismatch would print 96 KiB of bytes.
-      EXPECT_TRUE(in_place.output().raw_data() == expected.output().raw_data());
-      EXPECT_EQ(in_place.output().shape_size(), 1);
+      check(a->info().name, dtype,
+            dtype == pb::DATA_TYPE_FLOAT32 || dtype == pb::DATA_TYPE_FLOAT64);
       ++checked;
     }
   }
+  return checked;
+}
+
+TEST(ForwardInPlace, EqualsForwardForEveryElementwiseActivationAndDtype) {
+  const ComputeContext pool(2);
+  const int checked = ForEveryElementwiseCase([&](const std::string& name,
+                                                  pb::DataType dtype,
+                                                  bool wide) {
+    const pb::ForwardRequest request = RequestFor(name, dtype, kElements);
+    pb::ForwardResponse expected;
+    ASSERT_TRUE(EvaluateForward(request, &expected, {}, pool).ok());
+
+    pb::ForwardRequest owned = request;
+    const char* buffer = owned.input().raw_data().data();
+    pb::ForwardResponse in_place;
+    ASSERT_TRUE(EvaluateForwardInPlace(&owned, &in_place, {}, pool).ok());
+    EXPECT_EQ(in_place.output().raw_data().data() == buffer, wide);
+    // Compared as a flag: a mismatch would print 96 KiB of bytes.
+    EXPECT_TRUE(in_place.output().raw_data() == expected.output().raw_data());
+    EXPECT_EQ(in_place.output().shape_size(), 1);
+  });
   EXPECT_GE(checked, 4 * 15);
 }
 
@@ -142,32 +155,24 @@ inference::ModelInferRequest InferRequestFor(const std::string& name,
 
 TEST(ModelInferInPlace, EqualsModelInferForEveryElementwiseActivationAndDtype) {
   const ComputeContext pool(2);
-  int checked = 0;
-  for (const Activation* a : AllActivations()) {
-    if (!a->info().elementwise) continue;
-    for (pb::DataType dtype : {pb::DATA_TYPE_FLOAT32, pb::DATA_TYPE_FLOAT64,
-                               pb::DATA_TYPE_BFLOAT16, pb::DATA_TYPE_FLOAT16}) {
-      SCOPED_TRACE(a->info().name + " dtype " + pb::DataType_Name(dtype));
-      const inference::ModelInferRequest request =
-          InferRequestFor(a->info().name, dtype, kElements, "forward");
-      inference::ModelInferResponse expected;
-      ASSERT_TRUE(oip::EvaluateModelInfer(request, &expected, {}, pool).ok());
+  const int checked = ForEveryElementwiseCase(
+      [&](const std::string& name, pb::DataType dtype, bool wide) {
+        const inference::ModelInferRequest request =
+            InferRequestFor(name, dtype, kElements, "forward");
+        inference::ModelInferResponse expected;
+        ASSERT_TRUE(oip::EvaluateModelInfer(request, &expected, {}, pool).ok());
 
-      inference::ModelInferRequest owned = request;
-      const char* buffer = owned.raw_input_contents(0).data();
-      inference::ModelInferResponse in_place;
-      ASSERT_TRUE(
-          oip::EvaluateModelInferInPlace(&owned, &in_place, {}, pool).ok());
-      const bool wide =
-          dtype == pb::DATA_TYPE_FLOAT32 || dtype == pb::DATA_TYPE_FLOAT64;
-      ASSERT_EQ(in_place.raw_output_contents_size(), 1);
-      EXPECT_EQ(in_place.raw_output_contents(0).data() == buffer, wide);
-      EXPECT_TRUE(in_place.raw_output_contents(0) ==
-                  expected.raw_output_contents(0));
-      EXPECT_EQ(in_place.outputs(0).name(), "y");
-      ++checked;
-    }
-  }
+        inference::ModelInferRequest owned = request;
+        const char* buffer = owned.raw_input_contents(0).data();
+        inference::ModelInferResponse in_place;
+        ASSERT_TRUE(
+            oip::EvaluateModelInferInPlace(&owned, &in_place, {}, pool).ok());
+        ASSERT_EQ(in_place.raw_output_contents_size(), 1);
+        EXPECT_EQ(in_place.raw_output_contents(0).data() == buffer, wide);
+        EXPECT_TRUE(in_place.raw_output_contents(0) ==
+                    expected.raw_output_contents(0));
+        EXPECT_EQ(in_place.outputs(0).name(), "y");
+      });
   EXPECT_GE(checked, 4 * 15);
 }
 
