@@ -30,7 +30,8 @@ std::unique_ptr<grpc::Service> NewActivationService(ServiceOptions options);
 
 // What the service needs of the process it runs in: the allocator set up for
 // its message buffers, and their free pages given back when idle
-// (wire::TuneAllocator); Abseil's mutex deadlock detection off. Call first thing in main, before any thread starts.
+// (wire::TuneAllocator); Abseil's mutex deadlock detection off. Call first
+// thing in main, before any thread starts.
 void PrepareProcess();
 
 // What the service needs of the server it runs in: gRPC's per-message
