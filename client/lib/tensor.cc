@@ -2,8 +2,10 @@
 // is this client's native byte order (checked at compile time).
 #include "client/lib/tensor.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -19,8 +21,12 @@ static_assert(std::endian::native == std::endian::little,
               "the raw tensor encoding is little-endian");
 
 int64_t ElementCount(const std::vector<int64_t>& shape) {
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   int64_t count = 1;
-  for (int64_t d : shape) count *= d;
+  for (int64_t d : shape) {
+    if (__builtin_mul_overflow(count, d, &count))
+      return std::numeric_limits<int64_t>::max();
+  }
   return count;
 }
 

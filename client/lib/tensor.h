@@ -27,7 +27,9 @@ struct HostTensor {
 // `value` rounded to `dtype` (to nearest even), as a double.
 double RoundToType(double value, activation::v1::DataType dtype);
 
-// Product of the dimensions; 1 for a scalar.
+// Product of the dimensions; 1 for a scalar. Saturates at INT64_MAX: a shape
+// read from a file may claim more elements than any tensor holds, and every
+// caller compares the count with the values it has.
 int64_t ElementCount(const std::vector<int64_t>& shape);
 
 // Packs `tensor` for the wire; values are rounded to the tensor's dtype.
