@@ -8,8 +8,11 @@
 //   of the gradient of the kernel's learnable scalar, if it has one;
 // - P BackwardFromOutput(P y, P dy, P& term): the same from y, when
 //   kFromOutput (a static constexpr bool every kernel declares);
-// - optionally kBackwardKeepsNaN (below) and kForwardIsCopy (forward is a
-//   plain copy: the C library's memcpy runs it when not streaming).
+// - optionally kBackwardKeepsNaN (below), kForwardIsCopy (forward is a
+//   plain copy: the C library's memcpy runs it when not streaming) and
+//   kExactResults (every result, forward and backward, is an input, x or dy,
+//   or a small constant such as 0 or 6: exact in any type, so the 16-bit loops
+//   of half_loops.h narrow it without rounding or refining).
 // The loops run them one packet at a time over the whole array, with the tail
 // padded to a full packet (so every element goes through the same code), apply
 // the NaN policy once in backward (unless the kernel declares

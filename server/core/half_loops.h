@@ -82,39 +82,50 @@ inline P Load(const H* p) {
 #endif
 }
 
+// How a float32 packet becomes 16-bit values on store.
+enum class Narrow {
+  kRound,  // round to nearest even in integer arithmetic (vcvtps2ph: float16)
+  kInsn,   // bfloat16 with vcvtneps2bf16 (the CPU has AVX-512 BF16)
+  kExact,  // the values are exact in the type (kExactResults): bfloat16 keeps
+           // the high half, with NaNs made quiet
+};
+
 #if defined(__AVX512F__)
-// FloatToBf16 on 16 lanes: + 0x7FFF + the kept half's lowest bit, NaNs quiet.
+// FloatToBf16 on 16 lanes: + 0x7FFF + the kept half's lowest bit, NaNs quiet;
+// with kExact the values are bfloat16 already and the add is left out.
+template <bool kExact>
 inline __m256i RoundBf16(__m512 v) {
   const __m512i u = _mm512_castps_si512(v);
-  const __m512i lsb =
-      _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  const __m512i rounded = _mm512_srli_epi32(
-      _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb),
-      16);
+  __m512i rounded = _mm512_srli_epi32(u, 16);
+  if constexpr (!kExact) {
+    const __m512i lsb = _mm512_and_si512(rounded, _mm512_set1_epi32(1));
+    rounded = _mm512_srli_epi32(
+        _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)), lsb),
+        16);
+  }
   const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
   return _mm512_cvtepi32_epi16(_mm512_mask_or_epi32(
       rounded, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
 }
 #endif
 
-// Rounds v's W lanes to H at p. kBf16Insn: with vcvtneps2bf16 (the CPU has
-// AVX-512 BF16), which rounds like FloatToBf16 except that it flushes float32
-// subnormals (Intel SDM: "denormal inputs are treated as zero"); Refine redoes
-// those lanes.
-template <typename H, bool kBf16Insn>
+// Rounds v's W lanes to H at p. Narrow::kInsn rounds like FloatToBf16 except
+// that it flushes float32 subnormals (Intel SDM: "denormal inputs are treated
+// as zero"); Refine redoes those lanes.
+template <typename H, Narrow kMode>
 inline void Store(H* p, const P& v) {
 #if defined(__AVX512F__)
   __m256i h;
   if constexpr (!kBf16<H>) {
     h = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 #if defined(__AVX512BF16__)
-  } else if constexpr (kBf16Insn) {
+  } else if constexpr (kMode == Narrow::kInsn) {
     // Flushes float32 subnormal inputs to ±0; those lanes are suspect (see
     // Suspect) and get redone from float64.
     h = (__m256i)_mm512_cvtneps_pbh(v);
 #endif
   } else {
-    h = RoundBf16(v);
+    h = RoundBf16<kMode == Narrow::kExact>(v);
   }
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
 #elif defined(__AVX2__) && defined(__F16C__)
@@ -123,11 +134,13 @@ inline void Store(H* p, const P& v) {
     h = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   } else {
     const __m256i u = _mm256_castps_si256(v);
-    const __m256i lsb =
-        _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-    const __m256i rounded = _mm256_srli_epi32(
-        _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb),
-        16);
+    __m256i rounded = _mm256_srli_epi32(u, 16);
+    if constexpr (kMode != Narrow::kExact) {
+      const __m256i lsb = _mm256_and_si256(rounded, _mm256_set1_epi32(1));
+      rounded = _mm256_srli_epi32(
+          _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb),
+          16);
+    }
     const __m256i quiet =
         _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
     const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
@@ -240,17 +253,12 @@ template <typename H, typename Eval32, typename Eval64>
   for (int j = 0; j < k; ++j) out[at[j]] = NarrowDouble<H>(ys[j]);
 }
 
-// Whether kernel K's results are its inputs or zeros (exact in any type), so
-// that nothing needs refining: identity and ReLU.
-template <typename K>
-constexpr bool kExact = false;
-
 // y = f(x). kRefine: redo suspect lanes in float64 (not for exact kernels).
 // The flags of a block's packets are kept and acted on after the block, so the
 // hot loop holds no call (which would make the compiler spill every vector
 // register around it).
-template <typename H, bool kBf16Insn, bool kRefine, typename K32,
-          typename Eval32, typename Eval64>
+template <typename H, Narrow kMode, bool kRefine, typename K32, typename Eval32,
+          typename Eval64>
 void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval32& eval32,
              const Eval64& eval64) {
   Flags flags[64];
@@ -260,7 +268,7 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval32& eval32,
     int64_t i = start;
     for (int p = 0; i + W <= end; i += W, ++p) {
       const P v = k.Forward(Load(x + i));
-      Store<H, kBf16Insn>(y + i, v);
+      Store<H, kMode>(y + i, v);
       if constexpr (kRefine) {
         flags[p] = Suspect<H>(v);
         any |= flags[p];
@@ -270,7 +278,7 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval32& eval32,
       H xb[W] = {}, yb[W];
       std::copy(x + i, x + end, xb);
       const P v = k.Forward(Load(xb));
-      Store<H, kBf16Insn>(yb, v);
+      Store<H, kMode>(yb, v);
       if (kRefine && Suspect<H>(v) != 0) {
         Refine(xb, static_cast<const H*>(nullptr), yb, end - i, eval32, eval64);
       }
@@ -291,7 +299,7 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval32& eval32,
 // meaning ones; with kSumTerm returns the float64 sum of the terms, added as
 // the float32 loops add them (float32 packets over blocks of 64 packets, then
 // float64), so the same terms give the same sum.
-template <typename H, bool kBf16Insn, bool kRefine, bool kSumTerm,
+template <typename H, Narrow kMode, bool kRefine, bool kSumTerm,
           bool kSelectNaN, typename Step, typename Eval32, typename Eval64>
 double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
                 const Eval32& eval32, const Eval64& eval64) {
@@ -308,7 +316,7 @@ double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
       const P dyv = dyp != nullptr ? Load(dyp) : ones;
       P dxv = step(av, dyv, term);
       if constexpr (kSelectNaN) dxv = pm::KeepNaN(av, dxv);
-      Store<H, kBf16Insn>(dxp, dxv);
+      Store<H, kMode>(dxp, dxv);
       if constexpr (kSumTerm) acc = pm::padd(acc, term);
       return kRefine ? Suspect<H>(dxv) : Flags{0};
     };
@@ -353,12 +361,17 @@ double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
 // ---- The ops of the kernel table (kernel_export.h fills its bf16 / f16
 // slots with Ops16). ----
 
-// Kernels whose results are their inputs (identity): nothing to refine, and
-// narrowed without vcvtneps2bf16 (which flushes subnormals).
+// Kernels whose results are exact in any type (kExactResults: identity, relu,
+// relu6): nothing to refine, and narrowed by keeping the high half (not with
+// vcvtneps2bf16, which flushes subnormals).
 template <template <typename> class K>
 constexpr bool kExactKernel = requires {
-  K<float>::kForwardIsCopy;
+  K<float>::kExactResults;
 };
+template <template <typename> class K, bool kInsn>
+constexpr Narrow kNarrow = kExactKernel<K> ? Narrow::kExact
+                           : kInsn         ? Narrow::kInsn
+                                           : Narrow::kRound;
 
 // Whether K's Backward turns a NaN x into a NaN dx by itself.
 template <typename K>
@@ -380,10 +393,7 @@ void Forward16(const KernelArgs& a, const H* x, H* y, int64_t n) {
   auto eval64 = [&](const double* xs, const double*, double* ys, int64_t m) {
     loops::Forward(k64, xs, ys, m, false);
   };
-  // Exact kernels are not refined, so they narrow without vcvtneps2bf16
-  // (which flushes subnormals).
-  Forward<H, kInsn && !kExactKernel<K>, !kExactKernel<K>>(k, x, y, n, eval32,
-                                                          eval64);
+  Forward<H, kNarrow<K, kInsn>, !kExactKernel<K>>(k, x, y, n, eval32, eval64);
 }
 
 template <typename H, bool kInsn, template <typename> class K, bool kFromY>
@@ -411,10 +421,10 @@ double Backward16(const KernelArgs& a, const H* x, const H* dy, H* dx,
     loops::Backward<false, kSelectNaN>(as, dys, dxs, m, false, step64);
   };
   constexpr bool kRefine = !kExactKernel<K>;
-  constexpr bool kUseInsn = kInsn && kRefine;
-  return sum ? Backward<H, kUseInsn, kRefine, true, kSelectNaN>(
-                   x, dy, dx, n, step, eval32, eval64)
-             : Backward<H, kUseInsn, kRefine, false, kSelectNaN>(
+  constexpr Narrow kMode = kNarrow<K, kInsn>;
+  return sum ? Backward<H, kMode, kRefine, true, kSelectNaN>(x, dy, dx, n, step,
+                                                             eval32, eval64)
+             : Backward<H, kMode, kRefine, false, kSelectNaN>(
                    x, dy, dx, n, step, eval32, eval64);
 }
 

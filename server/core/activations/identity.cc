@@ -14,6 +14,7 @@ struct Identity {
   explicit Identity(const KernelArgs&) {}
   static constexpr bool kFromOutput = true;
   static constexpr bool kForwardIsCopy = true;
+  static constexpr bool kExactResults = true;
   P Forward(const P& x) const { return x; }
   P Backward(const P&, const P& dy, P&) const { return dy; }
   P BackwardFromOutput(const P&, const P& dy, P&) const { return dy; }

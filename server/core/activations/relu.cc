@@ -12,6 +12,7 @@ template <typename T>
 struct Relu {
   using P = PacketOf<T>;
   explicit Relu(const KernelArgs&) {}
+  static constexpr bool kExactResults = true;
   static constexpr bool kFromOutput = true;
   // max(x, 0) in one operation; a NaN x is kept (see loops::Forward), and -0
   // too, as the x > 0 branch is not taken there.

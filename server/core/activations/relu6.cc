@@ -11,6 +11,7 @@ using pm::PacketOf;
 template <typename T>
 struct Relu6 {
   using P = PacketOf<T>;
+  static constexpr bool kExactResults = true;
   static constexpr bool kFromOutput = false;  // y = 6 holds for x = 6 and x > 6
   explicit Relu6(const KernelArgs&) {}
   // pmax and pmin return a NaN x (see loops::Forward).

@@ -65,34 +65,51 @@ template <typename T>
 bool NonzeroBeta(const KernelArgs& args) {
   return static_cast<T>(args.beta) != 0;
 }
+// Swish's element-wise ops on T (float32 and float64 here, 16-bit storage in
+// half_loops.h, which computes in float32) for a guarded or unguarded kernel.
+template <typename T, template <typename> class K>
+ElementwiseOps<T> SwishOps() {
+  if constexpr (std::is_floating_point_v<T>) {
+    return Ops<T, K>();
+  } else {
+    return half_loops::Ops16<T, K>();
+  }
+}
 template <typename T>
 void SwishForward(const KernelArgs& a, const T* x, T* y, int64_t n) {
-  if (NonzeroBeta<T>(a)) {
-    Forward<T, kernels::SwishNonzeroBeta<T>>(a, x, y, n);
-  } else {
-    Forward<T, kernels::Swish<T>>(a, x, y, n);
-  }
+  using C = std::conditional_t<std::is_floating_point_v<T>, T, float>;
+  static const ElementwiseOps<T> nonzero =
+      SwishOps<T, kernels::SwishNonzeroBeta>();
+  static const ElementwiseOps<T> guarded = SwishOps<T, kernels::SwishGuarded>();
+  (NonzeroBeta<C>(a) ? nonzero : guarded).forward(a, x, y, n);
 }
 template <typename T>
 double SwishBackward(const KernelArgs& a, const T* x, const T* dy, T* dx,
                      int64_t n, bool sum) {
-  if (NonzeroBeta<T>(a)) {
-    return Backward<T, kernels::SwishNonzeroBeta<T>>(a, x, dy, dx, n, sum);
-  }
-  return Backward<T, kernels::Swish<T>>(a, x, dy, dx, n, sum);
+  using C = std::conditional_t<std::is_floating_point_v<T>, T, float>;
+  static const ElementwiseOps<T> nonzero =
+      SwishOps<T, kernels::SwishNonzeroBeta>();
+  static const ElementwiseOps<T> guarded = SwishOps<T, kernels::SwishGuarded>();
+  return (NonzeroBeta<C>(a) ? nonzero : guarded).backward(a, x, dy, dx, n, sum);
+}
+
+template <typename T>
+void UseNonzeroBetaKernel(ElementwiseOps<T>& ops) {
+  ops.forward = &SwishForward<T>;
+  ops.backward = &SwishBackward<T>;
 }
 
 }  // namespace exported
 
 // As ACTD_EXPORT_KERNEL(Swish), with the element-wise forward and backward
-// above (the gated forms keep the guarded kernel).
+// above for every dtype (the gated forms keep the guarded kernel).
 void ExportSwish(KernelTable& table) {
   exported::Export<kernels::SwishGuarded>(table, KernelId::kSwish);
   const int id = static_cast<int>(KernelId::kSwish);
-  table.f32[id].forward = &exported::SwishForward<float>;
-  table.f32[id].backward = &exported::SwishBackward<float>;
-  table.f64[id].forward = &exported::SwishForward<double>;
-  table.f64[id].backward = &exported::SwishBackward<double>;
+  exported::UseNonzeroBetaKernel(table.f32[id]);
+  exported::UseNonzeroBetaKernel(table.f64[id]);
+  exported::UseNonzeroBetaKernel(table.bf16[id]);
+  exported::UseNonzeroBetaKernel(table.f16[id]);
 }
 
 }  // namespace ACTD_ISA
