@@ -257,8 +257,8 @@ template <typename H, typename Eval32, typename Eval64>
 // The flags of a block's packets are kept and acted on after the block, so the
 // hot loop holds no call (which would make the compiler spill every vector
 // register around it).
-template <typename H, Narrow kMode, bool kRefine, typename K32, typename Eval32,
-          typename Eval64>
+template <typename H, Narrow kMode, bool kRefine, typename K32,
+          typename Eval32, typename Eval64>
 void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval32& eval32,
              const Eval64& eval64) {
   Flags flags[64];

@@ -106,14 +106,28 @@ ElementwiseOps<T> Ops() {
   return ops;
 }
 
+// The type T's elements are computed in: float32 for bfloat16 and float16.
+template <typename T>
+using ComputeType = std::conditional_t<std::is_floating_point_v<T>, T, float>;
+
+// Kernel K's ops on T: the loops above for float32 and float64, half_loops.h's
+// for bfloat16 and float16.
+template <typename T, template <typename> class K>
+ElementwiseOps<T> OpsFor() {
+  if constexpr (std::is_floating_point_v<T>) {
+    return Ops<T, K>();
+  } else {
+    return half_loops::Ops16<T, K>();
+  }
+}
+
 // Fills kernel K's slots (id) of `table`, for every dtype.
 template <template <typename> class K>
 void Export(KernelTable& table, KernelId id) {
-  table.f32[static_cast<int>(id)] = Ops<float, K>();
-  table.f64[static_cast<int>(id)] = Ops<double, K>();
-  // bfloat16 and float16: half_loops.h.
-  table.bf16[static_cast<int>(id)] = half_loops::Ops16<BFloat16, K>();
-  table.f16[static_cast<int>(id)] = half_loops::Ops16<Float16, K>();
+  table.f32[static_cast<int>(id)] = OpsFor<float, K>();
+  table.f64[static_cast<int>(id)] = OpsFor<double, K>();
+  table.bf16[static_cast<int>(id)] = OpsFor<BFloat16, K>();
+  table.f16[static_cast<int>(id)] = OpsFor<Float16, K>();
 }
 
 }  // namespace exported

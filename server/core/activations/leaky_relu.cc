@@ -48,26 +48,26 @@ struct LeakyUnitSlope : Leaky<T> {
 
 namespace exported {
 
-// Leaky's forward, through the max form when the slope (as T) allows it.
+// Leaky's forward, through the max form when the slope (in the compute type)
+// allows it.
 template <typename T>
 void LeakyForward(const KernelArgs& args, const T* x, T* y, int64_t n) {
-  const T a = static_cast<T>(args.alpha);
-  if (a > 0 && a <= 1) {
-    loops::Forward(kernels::LeakyUnitSlope<T>(args), x, y, n, args.stream);
-  } else {
-    loops::Forward(kernels::Leaky<T>(args), x, y, n, args.stream);
-  }
+  static const ElementwiseOps<T> unit = OpsFor<T, kernels::LeakyUnitSlope>();
+  static const ElementwiseOps<T> general = OpsFor<T, kernels::Leaky>();
+  const auto a = static_cast<ComputeType<T>>(args.alpha);
+  (a > 0 && a <= 1 ? unit : general).forward(args, x, y, n);
 }
 
 }  // namespace exported
 
-// As ACTD_EXPORT_KERNEL(Leaky), with the forward above.
+// As ACTD_EXPORT_KERNEL(Leaky), with the forward above for every dtype.
 void ExportLeaky(KernelTable& table) {
+  const int id = static_cast<int>(KernelId::kLeaky);
   exported::Export<kernels::Leaky>(table, KernelId::kLeaky);
-  table.f32[static_cast<int>(KernelId::kLeaky)].forward =
-      &exported::LeakyForward<float>;
-  table.f64[static_cast<int>(KernelId::kLeaky)].forward =
-      &exported::LeakyForward<double>;
+  table.f32[id].forward = &exported::LeakyForward<float>;
+  table.f64[id].forward = &exported::LeakyForward<double>;
+  table.bf16[id].forward = &exported::LeakyForward<BFloat16>;
+  table.f16[id].forward = &exported::LeakyForward<Float16>;
 }
 
 }  // namespace ACTD_ISA

@@ -65,32 +65,22 @@ template <typename T>
 bool NonzeroBeta(const KernelArgs& args) {
   return static_cast<T>(args.beta) != 0;
 }
-// Swish's element-wise ops on T (float32 and float64 here, 16-bit storage in
-// half_loops.h, which computes in float32) for a guarded or unguarded kernel.
-template <typename T, template <typename> class K>
-ElementwiseOps<T> SwishOps() {
-  if constexpr (std::is_floating_point_v<T>) {
-    return Ops<T, K>();
-  } else {
-    return half_loops::Ops16<T, K>();
-  }
-}
+// The unguarded kernel's ops where β (in the compute type) is nonzero.
 template <typename T>
 void SwishForward(const KernelArgs& a, const T* x, T* y, int64_t n) {
-  using C = std::conditional_t<std::is_floating_point_v<T>, T, float>;
   static const ElementwiseOps<T> nonzero =
-      SwishOps<T, kernels::SwishNonzeroBeta>();
-  static const ElementwiseOps<T> guarded = SwishOps<T, kernels::SwishGuarded>();
-  (NonzeroBeta<C>(a) ? nonzero : guarded).forward(a, x, y, n);
+      OpsFor<T, kernels::SwishNonzeroBeta>();
+  static const ElementwiseOps<T> guarded = OpsFor<T, kernels::SwishGuarded>();
+  (NonzeroBeta<ComputeType<T>>(a) ? nonzero : guarded).forward(a, x, y, n);
 }
 template <typename T>
 double SwishBackward(const KernelArgs& a, const T* x, const T* dy, T* dx,
                      int64_t n, bool sum) {
-  using C = std::conditional_t<std::is_floating_point_v<T>, T, float>;
   static const ElementwiseOps<T> nonzero =
-      SwishOps<T, kernels::SwishNonzeroBeta>();
-  static const ElementwiseOps<T> guarded = SwishOps<T, kernels::SwishGuarded>();
-  return (NonzeroBeta<C>(a) ? nonzero : guarded).backward(a, x, dy, dx, n, sum);
+      OpsFor<T, kernels::SwishNonzeroBeta>();
+  static const ElementwiseOps<T> guarded = OpsFor<T, kernels::SwishGuarded>();
+  return (NonzeroBeta<ComputeType<T>>(a) ? nonzero : guarded)
+      .backward(a, x, dy, dx, n, sum);
 }
 
 template <typename T>
