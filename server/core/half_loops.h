@@ -257,8 +257,8 @@ template <typename H, typename Eval32, typename Eval64>
 // The flags of a block's packets are kept and acted on after the block, so the
 // hot loop holds no call (which would make the compiler spill every vector
 // register around it).
-template <typename H, Narrow kMode, bool kRefine, typename K32,
-          typename Eval32, typename Eval64>
+template <typename H, Narrow kMode, bool kRefine, typename K32, typename Eval32,
+          typename Eval64>
 void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval32& eval32,
              const Eval64& eval64) {
   Flags flags[64];
@@ -266,7 +266,21 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval32& eval32,
     const int64_t end = std::min(n, start + kBlock);
     Flags any = 0;
     int64_t i = start;
-    for (int p = 0; i + W <= end; i += W, ++p) {
+    int p = 0;
+#if defined(__AVX512BF16__)
+    if constexpr (kBf16<H> && kMode == Narrow::kInsn) {
+      // Two packets rounded by one vcvtne2ps2bf16.
+      for (; i + 2 * W <= end; i += 2 * W, p += 2) {
+        const P v0 = k.Forward(Load(x + i));
+        const P v1 = k.Forward(Load(x + i + W));
+        _mm512_storeu_si512(y + i, (__m512i)_mm512_cvtne2ps_pbh(v1, v0));
+        flags[p] = Suspect<H>(v0);
+        flags[p + 1] = Suspect<H>(v1);
+        any |= flags[p] | flags[p + 1];
+      }
+    }
+#endif
+    for (; i + W <= end; i += W, ++p) {
       const P v = k.Forward(Load(x + i));
       Store<H, kMode>(y + i, v);
       if constexpr (kRefine) {
