@@ -382,10 +382,21 @@ template <template <typename> class K>
 constexpr bool kExactKernel = requires {
   K<float>::kExactResults;
 };
+// Kernels whose float32 results, on 16-bit inputs, are one rounding of values
+// held exactly (kRoundsOnce: hardsigmoid's (x + 3)/6 and dy/6), so that
+// rounding them again to 16 bits gives the correctly rounded value (a second
+// rounding after +, -, x, / is innocuous when float32's 24 bits are at least
+// twice the type's precision + 2: 8 and 11 bits): nothing to refine.
+template <template <typename> class K>
+constexpr bool kRoundsOnce = requires {
+  K<float>::kRoundsOnce;
+};
+// kRoundsOnce kernels are not refined either, so they too narrow without
+// vcvtneps2bf16 (which would flush their subnormal results).
 template <template <typename> class K, bool kInsn>
-constexpr Narrow kNarrow = kExactKernel<K> ? Narrow::kExact
-                           : kInsn         ? Narrow::kInsn
-                                           : Narrow::kRound;
+constexpr Narrow kNarrow = kExactKernel<K>            ? Narrow::kExact
+                           : kInsn && !kRoundsOnce<K> ? Narrow::kInsn
+                                                      : Narrow::kRound;
 
 // Whether K's Backward turns a NaN x into a NaN dx by itself.
 template <typename K>
@@ -407,7 +418,8 @@ void Forward16(const KernelArgs& a, const H* x, H* y, int64_t n) {
   auto eval64 = [&](const double* xs, const double*, double* ys, int64_t m) {
     loops::Forward(k64, xs, ys, m, false);
   };
-  Forward<H, kNarrow<K, kInsn>, !kExactKernel<K>>(k, x, y, n, eval32, eval64);
+  constexpr bool kRefine = !kExactKernel<K> && !kRoundsOnce<K>;
+  Forward<H, kNarrow<K, kInsn>, kRefine>(k, x, y, n, eval32, eval64);
 }
 
 template <typename H, bool kInsn, template <typename> class K, bool kFromY>
@@ -434,7 +446,7 @@ double Backward16(const KernelArgs& a, const H* x, const H* dy, H* dx,
                     int64_t m) {
     loops::Backward<false, kSelectNaN>(as, dys, dxs, m, false, step64);
   };
-  constexpr bool kRefine = !kExactKernel<K>;
+  constexpr bool kRefine = !kExactKernel<K> && !kRoundsOnce<K>;
   constexpr Narrow kMode = kNarrow<K, kInsn>;
   return sum ? Backward<H, kMode, kRefine, true, kSelectNaN>(x, dy, dx, n, step,
                                                              eval32, eval64)

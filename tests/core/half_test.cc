@@ -368,5 +368,50 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
+// hardsigmoid's 16-bit loops skip the float64 redo (kRoundsOnce) because
+// dx = dy/6 is one rounding of exact values: the exhaustive test above has
+// dy = 1 only, so check every dy here (x = 0.5, inside (-3, 3]) against the
+// quotient rounded once from double (exact for these: dy/6 needs 11 + 2 bits).
+TEST(HalfRoundsOnce, HardsigmoidBackwardIsCorrectlyRoundedForEveryDy) {
+  std::vector<uint16_t> dy(kPatterns);
+  for (int i = 0; i < kPatterns; ++i) dy[i] = static_cast<uint16_t>(i);
+  for (const std::string& isa : SupportedIsas()) {
+    ASSERT_TRUE(SelectIsa(isa).ok());
+    for (DType t : {DType::kBFloat16, DType::kFloat16}) {
+      const uint16_t half = t == DType::kBFloat16 ? 0x3F00 : 0x3800;
+      const std::vector<uint16_t> x(kPatterns, half);
+      const ConstTensorView dy_view{t, dy.data(), {kPatterns}};
+      ActivationRequest req;
+      req.name = "hardsigmoid";
+      req.input = ConstTensorView{t, x.data(), {kPatterns}};
+      req.grad_output = &dy_view;
+      BufferSink sink;
+      ASSERT_TRUE(RunBackward(req, sink).ok());
+      const BufferSink::Buffer* out = sink.Find("grad_input");
+      ASSERT_NE(out, nullptr);
+      std::vector<uint16_t> dx(kPatterns);
+      std::memcpy(dx.data(), out->bytes.data(), kPatterns * 2);
+      int64_t wrong = 0;
+      for (int i = 0; i < kPatterns; ++i) {
+        const double q = static_cast<double>(Widen(t, dy[i])) / 6.0;
+        if (std::isnan(q)) {
+          wrong += !std::isnan(Widen(t, dx[i]));
+          continue;
+        }
+        const uint16_t want = BracketOf(t, q).nearest;
+        if (dx[i] != want && !(Widen(t, want) == 0 && Widen(t, dx[i]) == 0)) {
+          if (wrong < 8) {
+            ADD_FAILURE() << isa << " " << Name(t) << " dy=0x" << std::hex
+                          << dy[i] << " dx=0x" << dx[i] << " want=0x" << want;
+          }
+          ++wrong;
+        }
+      }
+      EXPECT_EQ(wrong, 0) << isa << " " << Name(t);
+    }
+  }
+  ASSERT_TRUE(SelectIsa("auto").ok());
+}
+
 }  // namespace
 }  // namespace actd::testing
