@@ -12,7 +12,9 @@
 //   plain copy: the C library's memcpy runs it when not streaming) and
 //   kExactResults (every result, forward and backward, is an input, x or dy,
 //   or a small constant such as 0 or 6: exact in any type, so the 16-bit loops
-//   of half_loops.h narrow it without rounding or refining).
+//   of half_loops.h narrow it without rounding or refining) and kRoundsOnce
+//   (every float32 result on 16-bit inputs is one rounding of exactly held
+//   values, so the 16-bit loops need not redo any in float64).
 // The loops run them one packet at a time over the whole array, with the tail
 // padded to a full packet (so every element goes through the same code), apply
 // the NaN policy once in backward (unless the kernel declares
