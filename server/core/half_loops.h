@@ -187,6 +187,38 @@ inline Flags Suspect(const P& v) {
     return (near & 0x55555555u) | (tiny & near_mid);
   }
 }
+#elif defined(__AVX2__)
+// The same tests on 8 lanes, in 32-bit lanes (AVX2 has no unsigned compare).
+template <typename H>
+inline Flags Suspect(const P& v) {
+  const __m256i u = _mm256_castps_si256(v);
+  constexpr int kAdd = kBf16<H> ? 0x8002 : 0x1002;
+  constexpr int kMask = kBf16<H> ? 0xFFFF : 0x1FFF;
+  const __m256i near = _mm256_cmpgt_epi32(
+      _mm256_set1_epi32(5),
+      _mm256_and_si256(_mm256_add_epi32(u, _mm256_set1_epi32(kAdd)),
+                       _mm256_set1_epi32(kMask)));
+  __m256i tiny;
+  if constexpr (kBf16<H>) {
+    // half_bits::SuspectBf16's float32 subnormal: 0 < |u| < 0x00800000.
+    const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF));
+    tiny = _mm256_and_si256(_mm256_cmpgt_epi32(a, _mm256_setzero_si256()),
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32(0x800000), a));
+  } else {
+    // half_bits::SuspectF16Subnormal.
+    const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+    const __m256 t = _mm256_mul_ps(a, _mm256_set1_ps(0x1p24f));
+    const __m256 f = _mm256_sub_ps(t, _mm256_floor_ps(t));
+    const __m256 off = _mm256_andnot_ps(_mm256_set1_ps(-0.0f),
+                                        _mm256_sub_ps(f, _mm256_set1_ps(0.5f)));
+    tiny = _mm256_castps_si256(_mm256_and_ps(
+        _mm256_cmp_ps(a, _mm256_set1_ps(0x1p-14f), _CMP_LT_OQ),
+        _mm256_cmp_ps(off, _mm256_mul_ps(t, _mm256_set1_ps(0x1p-14f)),
+                      _CMP_LE_OQ)));
+  }
+  return static_cast<Flags>(
+      _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(near, tiny))));
+}
 #else
 template <typename H>
 inline Flags Suspect(const P& v) {
