@@ -301,7 +301,7 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval32& eval32,
     int p = 0;
 #if defined(__AVX512BF16__)
     if constexpr (kBf16<H> && kMode == Narrow::kInsn) {
-      // Two packets rounded by one vcvtne2ps2bf16.
+      // Two packets rounded by one vcvtne2ps2bf16 (kInsn: a refined kernel).
       for (; i + 2 * W <= end; i += 2 * W, p += 2) {
         const P v0 = k.Forward(Load(x + i));
         const P v1 = k.Forward(Load(x + i + W));
@@ -423,12 +423,15 @@ template <template <typename> class K>
 constexpr bool kRoundsOnce = requires {
   K<float>::kRoundsOnce;
 };
-// kRoundsOnce kernels are not refined either, so they too narrow without
-// vcvtneps2bf16 (which would flush their subnormal results).
+// Whether K's 16-bit results are tested and redone in float64 where suspect.
+template <template <typename> class K>
+constexpr bool kRefined = !kExactKernel<K> && !kRoundsOnce<K>;
+// Only refined kernels narrow with vcvtneps2bf16 (which flushes subnormal
+// results; Refine redoes those).
 template <template <typename> class K, bool kInsn>
-constexpr Narrow kNarrow = kExactKernel<K>            ? Narrow::kExact
-                           : kInsn && !kRoundsOnce<K> ? Narrow::kInsn
-                                                      : Narrow::kRound;
+constexpr Narrow kNarrow = kExactKernel<K>       ? Narrow::kExact
+                           : kInsn&& kRefined<K> ? Narrow::kInsn
+                                                 : Narrow::kRound;
 
 // Whether K's Backward turns a NaN x into a NaN dx by itself.
 template <typename K>
@@ -450,8 +453,7 @@ void Forward16(const KernelArgs& a, const H* x, H* y, int64_t n) {
   auto eval64 = [&](const double* xs, const double*, double* ys, int64_t m) {
     loops::Forward(k64, xs, ys, m, false);
   };
-  constexpr bool kRefine = !kExactKernel<K> && !kRoundsOnce<K>;
-  Forward<H, kNarrow<K, kInsn>, kRefine>(k, x, y, n, eval32, eval64);
+  Forward<H, kNarrow<K, kInsn>, kRefined<K>>(k, x, y, n, eval32, eval64);
 }
 
 template <typename H, bool kInsn, template <typename> class K, bool kFromY>
@@ -478,7 +480,7 @@ double Backward16(const KernelArgs& a, const H* x, const H* dy, H* dx,
                     int64_t m) {
     loops::Backward<false, kSelectNaN>(as, dys, dxs, m, false, step64);
   };
-  constexpr bool kRefine = !kExactKernel<K> && !kRoundsOnce<K>;
+  constexpr bool kRefine = kRefined<K>;
   constexpr Narrow kMode = kNarrow<K, kInsn>;
   return sum ? Backward<H, kMode, kRefine, true, kSelectNaN>(x, dy, dx, n, step,
                                                              eval32, eval64)

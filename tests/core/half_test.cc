@@ -371,7 +371,8 @@ INSTANTIATE_TEST_SUITE_P(
 // hardsigmoid's 16-bit loops skip the float64 redo (kRoundsOnce) because
 // dx = dy/6 is one rounding of exact values: the exhaustive test above has
 // dy = 1 only, so check every dy here (x = 0.5, inside (-3, 3]) against the
-// quotient rounded once from double (exact for these: dy/6 needs 11 + 2 bits).
+// correctly rounded quotient (from double's: rounding double's 53 bits again
+// to 8 or 11 is innocuous).
 TEST(HalfRoundsOnce, HardsigmoidBackwardIsCorrectlyRoundedForEveryDy) {
   std::vector<uint16_t> dy(kPatterns);
   for (int i = 0; i < kPatterns; ++i) dy[i] = static_cast<uint16_t>(i);

@@ -121,6 +121,15 @@ ElementwiseOps<T> OpsFor() {
   }
 }
 
+// The ops of kernel A where `use_a`, else of kernel B: for activations that
+// pick a cheaper kernel by their parameters (built once per T).
+template <typename T, template <typename> class A, template <typename> class B>
+const ElementwiseOps<T>& OpsEither(bool use_a) {
+  static const ElementwiseOps<T> a = OpsFor<T, A>();
+  static const ElementwiseOps<T> b = OpsFor<T, B>();
+  return use_a ? a : b;
+}
+
 // Fills kernel K's slots (id) of `table`, for every dtype.
 template <template <typename> class K>
 void Export(KernelTable& table, KernelId id) {

@@ -52,10 +52,9 @@ namespace exported {
 // allows it.
 template <typename T>
 void LeakyForward(const KernelArgs& args, const T* x, T* y, int64_t n) {
-  static const ElementwiseOps<T> unit = OpsFor<T, kernels::LeakyUnitSlope>();
-  static const ElementwiseOps<T> general = OpsFor<T, kernels::Leaky>();
   const auto a = static_cast<ComputeType<T>>(args.alpha);
-  (a > 0 && a <= 1 ? unit : general).forward(args, x, y, n);
+  OpsEither<T, kernels::LeakyUnitSlope, kernels::Leaky>(a > 0 && a <= 1)
+      .forward(args, x, y, n);
 }
 
 }  // namespace exported

@@ -67,20 +67,18 @@ bool NonzeroBeta(const KernelArgs& args) {
 }
 // The unguarded kernel's ops where β (in the compute type) is nonzero.
 template <typename T>
+const ElementwiseOps<T>& SwishOps(const KernelArgs& a) {
+  return OpsEither<T, kernels::SwishNonzeroBeta, kernels::SwishGuarded>(
+      NonzeroBeta<ComputeType<T>>(a));
+}
+template <typename T>
 void SwishForward(const KernelArgs& a, const T* x, T* y, int64_t n) {
-  static const ElementwiseOps<T> nonzero =
-      OpsFor<T, kernels::SwishNonzeroBeta>();
-  static const ElementwiseOps<T> guarded = OpsFor<T, kernels::SwishGuarded>();
-  (NonzeroBeta<ComputeType<T>>(a) ? nonzero : guarded).forward(a, x, y, n);
+  SwishOps<T>(a).forward(a, x, y, n);
 }
 template <typename T>
 double SwishBackward(const KernelArgs& a, const T* x, const T* dy, T* dx,
                      int64_t n, bool sum) {
-  static const ElementwiseOps<T> nonzero =
-      OpsFor<T, kernels::SwishNonzeroBeta>();
-  static const ElementwiseOps<T> guarded = OpsFor<T, kernels::SwishGuarded>();
-  return (NonzeroBeta<ComputeType<T>>(a) ? nonzero : guarded)
-      .backward(a, x, dy, dx, n, sum);
+  return SwishOps<T>(a).backward(a, x, dy, dx, n, sum);
 }
 
 template <typename T>
