@@ -185,26 +185,30 @@ template <typename P>
 inline P KeepNaN(const P& x, const P& result) {
   return MaskSelect(MaskNotNaN(x), result, x);
 }
-// a*b, but 0 where `vanishing` is 0: the limit of x·(something decaying faster
-// than x grows), which would otherwise be inf·0 = NaN at x = ±inf. A NaN
-// `vanishing` is not 0, so it reaches the product.
+// a*b, but a zero where `vanishing` is 0: the limit of x·(something decaying
+// faster than x grows), which would otherwise be inf·0 = NaN at x = ±inf. That
+// zero has the product's sign (-0 for x < 0 and vanishing = +0), as rounding
+// the exact, tiny product would give. A NaN `vanishing` is not 0, so it
+// reaches the product.
 template <typename P>
 inline P TimesVanishing(const P& a, const P& vanishing) {
+  const P sign = pand(pxor(a, vanishing), Set<P>(-0.0));  // ±0
 #if defined(__AVX512F__)
-  // One zero-masked multiply under the mask of vanishing ≠ 0.
+  // One multiply under the mask of vanishing ≠ 0, the signed zero elsewhere.
   if constexpr (std::is_same_v<P, __m512>) {
-    return _mm512_maskz_mul_ps(
-        _mm512_cmp_ps_mask(vanishing, _mm512_setzero_ps(), _CMP_NEQ_UQ), a,
-        vanishing);
+    return _mm512_mask_mul_ps(
+        sign, _mm512_cmp_ps_mask(vanishing, _mm512_setzero_ps(), _CMP_NEQ_UQ),
+        a, vanishing);
   } else if constexpr (std::is_same_v<P, __m512d>) {
-    return _mm512_maskz_mul_pd(
-        _mm512_cmp_pd_mask(vanishing, _mm512_setzero_pd(), _CMP_NEQ_UQ), a,
-        vanishing);
+    return _mm512_mask_mul_pd(
+        sign, _mm512_cmp_pd_mask(vanishing, _mm512_setzero_pd(), _CMP_NEQ_UQ),
+        a, vanishing);
   } else
 #endif
   {
-    // The product with the lanes where vanishing = 0 cleared: and-not.
-    return pandnot(pmul(a, vanishing), IsZero(vanishing));
+    // The product with the lanes where vanishing = 0 cleared, then signed.
+    const P zero = IsZero(vanishing);
+    return por(pandnot(pmul(a, vanishing), zero), pand(zero, sign));
   }
 }
 // |t| with x's sign: for t ≥ 0, the odd extension t·sign(x) in one operation,
@@ -410,7 +414,7 @@ inline P Sigmoid(const P& x) {
 template <typename P>
 inline P Tanh(const P& x) {
   const P m = Expm1(pmul(Set<P>(-2.0), pabs(x)));
-  const P t = pdiv(pnegate(m), padd(Set<P>(2.0), m));
+  const P t = pdiv(psub(Zero<P>(), m), padd(Set<P>(2.0), m));  // +0 at m = -0
   return WithSignOf(t, x);
 }
 // 1 - tanh²(x) = 4e/(1+e)² with e = e^{-2|x|}: relative precision in the tails,

@@ -233,6 +233,39 @@ TEST_P(ElementwiseTest, InfinitiesGiveTheLimits) {
   });
 }
 
+// A forward result that rounds to zero is the zero of the exact value's sign:
+// tanh(±0) = ±0, and x·σ(x), x·Φ(x) or x·tanh(softplus(x)) underflowing for
+// large negative x is -0, as IEEE rounding of the negative exact value gives.
+// Not checked: the infinities (docs/SPEC.md allows -0 or 0 there) and ±0 for
+// the piecewise activations (which piece owns a signed zero is a convention).
+template <typename T>
+void CheckZeroSigns(const Reference& ref, const std::vector<T>& x,
+                    const std::vector<T>& y) {
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] == 0 && (ref.piecewise || ref.kink_at_zero)) continue;
+    const Ld want = ref.F(x[i]);
+    // Half the smallest subnormal: below it, the value rounds to zero.
+    const Ld tiny = static_cast<Ld>(std::numeric_limits<T>::denorm_min()) / 2;
+    if (std::isnan(want) || std::fabs(want) > tiny) continue;
+    EXPECT_EQ(std::signbit(y[i]), std::signbit(want))
+        << ref.label << " " << TypeName<T>() << " x=" << x[i] << " y=" << y[i];
+  }
+}
+
+TEST_P(ElementwiseTest, ZerosHaveTheSignOfTheExactValue) {
+  ForEachIsa([&](const std::string&) {
+    std::vector<double> x = {0.0,    -0.0,    -20.0,  -40.0,  -120.0,
+                             -200.0, -800.0,  -1e4,   -1e30,  -1e300,
+                             1e-300, -1e-300, 4e-324, -4e-324};
+    std::vector<float> xf(x.begin(), x.end());
+    absl::StatusOr<Results<double>> y64 = Forward(MakeRequest(x));
+    absl::StatusOr<Results<float>> y32 = Forward(MakeRequest(xf));
+    ASSERT_TRUE(y64.ok() && y32.ok());
+    CheckZeroSigns(ref(), x, (*y64)["output"]);
+    CheckZeroSigns(ref(), xf, (*y32)["output"]);
+  });
+}
+
 template <typename T>
 void CheckParameterGradient(const Reference& ref, const std::string& isa,
                             Request<T> req) {
