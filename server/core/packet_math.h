@@ -302,7 +302,7 @@ inline P ExpFloatWide(const P& x_in) {
   return KeepNaN(x_in, pmul(pmul(y, s1), s2));
 }
 template <typename P>
-inline P ExpFloat(const P& x) {
+EIGEN_ALWAYS_INLINE P ExpFloat(const P& x) {
   if (ExpNeedsWideRange(x)) return ExpFloatWide(x);
   const ExpParts<P> e = ExpReduce(x);
   return pmul(pmadd(ExpPolyQ4(e.r), e.r, One<P>()), Pow2(e.shifted));
@@ -353,7 +353,7 @@ inline P Expm1SeriesOrExp(const P& x) {
                     psub(Exp(x), One<P>()));
 }
 template <typename P>
-inline P Expm1(const P& x) {
+EIGEN_ALWAYS_INLINE P Expm1(const P& x) {
   if constexpr (std::is_same_v<ScalarOf<P>, float>) {
     if (ExpNeedsWideRange(x)) return Expm1SeriesOrExp(x);
     const ExpParts<P> e = ExpReduce(x);
@@ -371,7 +371,7 @@ struct ExpPair {
   P exp, expm1;
 };
 template <typename P>
-inline ExpPair<P> ExpAndExpm1(const P& x) {
+EIGEN_ALWAYS_INLINE ExpPair<P> ExpAndExpm1(const P& x) {
   if constexpr (std::is_same_v<ScalarOf<P>, float>) {
     if (!ExpNeedsWideRange(x)) {
       const ExpParts<P> e = ExpReduce(x);
@@ -394,7 +394,7 @@ struct SigmoidPair {
            // slowly
 };
 template <typename P>
-inline SigmoidPair<P> Sigmoids(const P& x) {
+EIGEN_ALWAYS_INLINE SigmoidPair<P> Sigmoids(const P& x) {
   const P e = Exp(NegAbs(x));
   const P big = pdiv(One<P>(), padd(One<P>(), e));  // σ(|x|)
   const P small = pmul(e, big);                     // σ(-|x|)
@@ -403,7 +403,7 @@ inline SigmoidPair<P> Sigmoids(const P& x) {
           pmul(small, big)};
 }
 template <typename P>
-inline P Sigmoid(const P& x) {
+EIGEN_ALWAYS_INLINE P Sigmoid(const P& x) {
   const P e = Exp(NegAbs(x));
   const P big = pdiv(One<P>(), padd(One<P>(), e));
   return MaskSelect(MaskLt(x, Zero<P>()), pmul(e, big), big);
@@ -412,7 +412,7 @@ inline P Sigmoid(const P& x) {
 // tanh(x) = sign(x)·(-m)/(2+m) with m = expm1(-2|x|): no cancellation near 0
 // (expm1), and the limit ±1 at ±inf.
 template <typename P>
-inline P Tanh(const P& x) {
+EIGEN_ALWAYS_INLINE P Tanh(const P& x) {
   const P m = Expm1(pmul(Set<P>(-2.0), pabs(x)));
   const P t = pdiv(psub(Zero<P>(), m), padd(Set<P>(2.0), m));  // +0 at m = -0
   return WithSignOf(t, x);
@@ -420,7 +420,7 @@ inline P Tanh(const P& x) {
 // 1 - tanh²(x) = 4e/(1+e)² with e = e^{-2|x|}: relative precision in the tails,
 // where 1 - y² from a rounded y would be 0.
 template <typename P>
-inline P TanhDerivative(const P& x) {
+EIGEN_ALWAYS_INLINE P TanhDerivative(const P& x) {
   const P e = Exp(pmul(Set<P>(-2.0), pabs(x)));
   const P r = pdiv(One<P>(), padd(One<P>(), e));
   return pmul(Set<P>(4.0), pmul(e, pmul(r, r)));
@@ -441,7 +441,7 @@ struct NormalParts {
   P gauss;  // e^{-x²/2}
 };
 template <typename P>
-inline NormalParts<P> NormalFloat(const P& x) {
+EIGEN_ALWAYS_INLINE NormalParts<P> NormalFloat(const P& x) {
   const P u = pdiv(One<P>(), pmadd(Set<P>(0.28284271247461901),  // 0.4/√2
                                    pabs(x), One<P>()));
   static constexpr float kQ[9] = {0.112837933,  0.112834804,   0.103921257,

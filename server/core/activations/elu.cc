@@ -26,11 +26,11 @@ struct Elu {
         scaled_alpha(pm::pset1<P>(static_cast<T>(args.alpha * args.scale))),
         inv_alpha(pm::pset1<P>(
             static_cast<T>(args.alpha == 0 ? 0 : 1 / args.alpha))) {}
-  P Forward(const P& x) const {
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     return pm::Select(pm::Gt(x, pm::Zero<P>()), pm::pmul(scale, x),
                       pm::pmul(scaled_alpha, pm::Expm1(x)));
   }
-  P Backward(const P& x, const P& dy, P& term) const {
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P& term) const {
     const P positive = pm::Gt(x, pm::Zero<P>());
     const pm::ExpPair<P> e = pm::ExpAndExpm1(x);
     const P scaled_dy = pm::pmul(scale, dy);

@@ -23,11 +23,11 @@ struct GeluTanh {
         pm::Set<P>(2 * kC),
         pm::pmul(x, pm::pmadd(pm::Set<P>(0.044715), x2, pm::One<P>())));
   }
-  P Forward(const P& x) const {
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     return pm::TimesVanishing(x, pm::Sigmoid(TwoU(x)));
   }
   // dx = σ(2u) + x·σ(2u)σ(-2u)·2√(2/π)(1 + 0.134145x²).
-  P Backward(const P& x, const P& dy, P&) const {
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
     const auto s = pm::Sigmoids(TwoU(x));
     const P du =
         pm::pmul(pm::Set<P>(2 * kC),
@@ -45,17 +45,17 @@ struct GeluErf {
   static constexpr bool kBackwardKeepsNaN = true;
   explicit GeluErf(const KernelArgs&) {}
   static constexpr bool kFromOutput = false;
-  P Forward(const P& x) const {
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     return pm::TimesVanishing(x, pm::Normal(x).cdf);
   }
   // dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π). (The unused y is dropped by
   // the compiler.)
-  P Backward(const P& x, const P& dy, P&) const {
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
     P y;
     return ValueAndBackward(x, dy, y);
   }
   // Forward and Backward from one Φ and φ, for the gated units (gated.h).
-  P ValueAndBackward(const P& x, const P& dy, P& y) const {
+  EIGEN_ALWAYS_INLINE P ValueAndBackward(const P& x, const P& dy, P& y) const {
     const pm::NormalParts<P> n = pm::Normal(x);
     const P phi = pm::pmul(pm::Set<P>(0.39894228040143267794), n.gauss);
     y = pm::TimesVanishing(x, n.cdf);

@@ -19,13 +19,13 @@ struct HardSigmoid {
   // all 65,536 inputs of both types). x + 3 is exact near -3 (Sterbenz), so
   // the left end keeps relative precision.
   static constexpr bool kRoundsOnce = true;
-  P Forward(const P& x) const {
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     const P r = pm::pmin(pm::pmax(pm::padd(x, pm::Set<P>(3.0)), pm::Zero<P>()),
                          pm::Set<P>(6.0));
     return pm::pdiv(r, pm::Set<P>(6.0));
   }
   // 1/6 on (-3, 3]: at each kink the negative side's slope.
-  P Backward(const P& x, const P& dy, P&) const {
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
     const P inside =
         pm::pand(pm::Gt(x, pm::Set<P>(-3.0)), pm::pcmp_le(x, pm::Set<P>(3.0)));
     return pm::Select(inside, pm::pdiv(dy, pm::Set<P>(6.0)), pm::Zero<P>());

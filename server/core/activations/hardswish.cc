@@ -16,7 +16,7 @@ struct HardSwish {
   // x(x + 3)/6 on (-3, 3]: x + 3 is exact near -3, so the product keeps
   // relative precision at the left zero. Beyond 3, y = x; at or below -3, 0
   // (selected, so -inf gives 0 rather than -inf·0); a NaN x is kept.
-  P Forward(const P& x) const {
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     const P mid =
         pm::pdiv(pm::pmul(x, pm::padd(x, pm::Set<P>(3.0))), pm::Set<P>(6.0));
     const P y =
@@ -26,7 +26,7 @@ struct HardSwish {
   }
   // 0 for x <= -3, (2x + 3)/6 on (-3, 3], 1 above: at each kink the negative
   // side's slope.
-  P Backward(const P& x, const P& dy, P&) const {
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
     const P mid =
         pm::pdiv(pm::padd(pm::padd(x, x), pm::Set<P>(3.0)), pm::Set<P>(6.0));
     const P d =

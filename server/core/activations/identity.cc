@@ -15,8 +15,8 @@ struct Identity {
   static constexpr bool kFromOutput = true;
   static constexpr bool kForwardIsCopy = true;
   static constexpr bool kExactResults = true;
-  P Forward(const P& x) const { return x; }
-  P Backward(const P&, const P& dy, P&) const { return dy; }
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const { return x; }
+  EIGEN_ALWAYS_INLINE P Backward(const P&, const P& dy, P&) const { return dy; }
   P BackwardFromOutput(const P&, const P& dy, P&) const { return dy; }
 };
 

@@ -18,10 +18,10 @@ struct Leaky {
   P a;
   explicit Leaky(const KernelArgs& args)
       : a(pm::pset1<P>(static_cast<T>(args.alpha))) {}
-  P Forward(const P& x) const {
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     return pm::Select(pm::Gt(x, pm::Zero<P>()), x, pm::pmul(a, x));
   }
-  P Backward(const P& x, const P& dy, P& term) const {
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P& term) const {
     const P positive = pm::Gt(x, pm::Zero<P>());
     term = pm::Select(positive, pm::Zero<P>(), pm::pmul(dy, x));
     return pm::Select(positive, dy, pm::pmul(a, dy));
@@ -41,7 +41,9 @@ template <typename T>
 struct LeakyUnitSlope : Leaky<T> {
   using P = PacketOf<T>;
   using Leaky<T>::Leaky;
-  P Forward(const P& x) const { return pm::pmax(pm::pmul(this->a, x), x); }
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
+    return pm::pmax(pm::pmul(this->a, x), x);
+  }
 };
 
 }  // namespace kernels

@@ -22,7 +22,7 @@ struct Mish {
   struct Parts {
     P e, t, one_minus_t2;
   };
-  static Parts Split(const P& x) {
+  EIGEN_ALWAYS_INLINE static Parts Split(const P& x) {
     const P e = pm::Exp(pm::pmin(x, pm::Set<P>(kClamp)));
     const P n = pm::pmul(e, pm::padd(e, pm::Set<P>(2.0)));
     const P inv = pm::pdiv(pm::One<P>(), pm::padd(n, pm::Set<P>(2.0)));
@@ -30,14 +30,14 @@ struct Mish {
             pm::pmul(pm::Set<P>(4.0),
                      pm::pmul(pm::padd(n, pm::One<P>()), pm::pmul(inv, inv)))};
   }
-  P Forward(const P& x) const {
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     const P e = pm::Exp(pm::pmin(x, pm::Set<P>(kClamp)));
     const P n = pm::pmul(e, pm::padd(e, pm::Set<P>(2.0)));
     return pm::TimesVanishing(x, pm::pdiv(n, pm::padd(n, pm::Set<P>(2.0))));
   }
   // dx = t + x·σ(x)·(1 - t²), σ(x) = e/(1 + e) from the same e (no cancellation
   // below the clamp); exactly 1 beyond the clamp, t at -inf.
-  P Backward(const P& x, const P& dy, P&) const {
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
     const Parts p = Split(x);
     const P sigmoid = pm::pdiv(p.e, pm::padd(pm::One<P>(), p.e));
     const P slope = pm::TimesVanishing(x, pm::pmul(sigmoid, p.one_minus_t2));

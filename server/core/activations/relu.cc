@@ -16,9 +16,11 @@ struct Relu {
   static constexpr bool kFromOutput = true;
   // max(x, 0) in one operation; a NaN x is kept (see loops::Forward), and -0
   // too, as the x > 0 branch is not taken there.
-  P Forward(const P& x) const { return pm::pmax(x, pm::Zero<P>()); }
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
+    return pm::pmax(x, pm::Zero<P>());
+  }
   // At exactly 0 the negative side's slope (0).
-  P Backward(const P& x, const P& dy, P&) const {
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
     return pm::Select(pm::Gt(x, pm::Zero<P>()), dy, pm::Zero<P>());
   }
   P BackwardFromOutput(const P& y, const P& dy, P&) const {

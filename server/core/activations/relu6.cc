@@ -15,11 +15,11 @@ struct Relu6 {
   static constexpr bool kFromOutput = false;  // y = 6 holds for x = 6 and x > 6
   explicit Relu6(const KernelArgs&) {}
   // pmax and pmin return a NaN x (see loops::Forward).
-  P Forward(const P& x) const {
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     return pm::pmin(pm::pmax(x, pm::Zero<P>()), pm::Set<P>(6.0));
   }
   // 1 on (0, 6]: at each kink the negative side's slope.
-  P Backward(const P& x, const P& dy, P&) const {
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
     const P inside =
         pm::pand(pm::Gt(x, pm::Zero<P>()), pm::pcmp_le(x, pm::Set<P>(6.0)));
     return pm::Select(inside, dy, pm::Zero<P>());

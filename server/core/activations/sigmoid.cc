@@ -15,15 +15,15 @@ struct Sigmoid {
   static constexpr bool kBackwardKeepsNaN = true;
   explicit Sigmoid(const KernelArgs&) {}
   static constexpr bool kFromOutput = true;
-  P Forward(const P& x) const { return pm::Sigmoid(x); }
-  P Backward(const P& x, const P& dy, P&) const {
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const { return pm::Sigmoid(x); }
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
     return pm::pmul(dy, pm::Sigmoids(x).prod);
   }
   P BackwardFromOutput(const P& y, const P& dy, P&) const {
     return pm::pmul(dy, pm::pmul(y, pm::psub(pm::One<P>(), y)));
   }
   // Forward and Backward from one exponential, for the gated units (gated.h).
-  P ValueAndBackward(const P& x, const P& dy, P& y) const {
+  EIGEN_ALWAYS_INLINE P ValueAndBackward(const P& x, const P& dy, P& y) const {
     const auto s = pm::Sigmoids(x);
     y = s.pos;
     return pm::pmul(dy, s.prod);

@@ -20,7 +20,7 @@ struct Softplus {
   // log1p(u) for u in [0, 1], in Goldberg's form: w = 1 + u rounded, then
   // log(w)·u/(w - 1) cancels w's rounding error (a few ulp); u itself where w
   // rounds to 1.
-  static P Log1p(const P& u) {
+  EIGEN_ALWAYS_INLINE static P Log1p(const P& u) {
     const P w = pm::padd(pm::One<P>(), u);
     const P d = pm::psub(w, pm::One<P>());
     return pm::Select(pm::IsZero(d), u, pm::pmul(pm::plog(w), pm::pdiv(u, d)));
@@ -29,12 +29,12 @@ struct Softplus {
   // scaled, so y does not overflow where beta·x does (e^{-|t|} is then 0). A
   // NaN x is kept (pmax returns it, and every later operation too); y(-inf) =
   // 0, y(+inf) = inf.
-  P Forward(const P& x) const {
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     const P tail = Log1p(pm::Exp(pm::NegAbs(pm::pmul(beta, x))));
     return pm::padd(pm::pmax(x, pm::Zero<P>()), pm::pdiv(tail, beta));
   }
   // dy/dx = σ(beta·x).
-  P Backward(const P& x, const P& dy, P&) const {
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
     return pm::pmul(dy, pm::Sigmoid(pm::pmul(beta, x)));
   }
 };

@@ -30,12 +30,12 @@ struct Swish {
       return pm::Select(pm::IsZero(beta), pm::Zero<P>(), pm::pmul(beta, x));
     }
   }
-  P Forward(const P& x) const {
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     return pm::TimesVanishing(x, pm::Sigmoid(BetaX(x)));
   }
   // dx = s + βx·s(1-s); the second term is 0 wherever s(1-s) is (so 1 at +inf,
   // 0 at -inf).
-  P Backward(const P& x, const P& dy, P& term) const {
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P& term) const {
     const P bx = BetaX(x);
     const auto s = pm::Sigmoids(bx);
     term = pm::pmul(dy, pm::TimesVanishing(pm::pmul(x, x), s.prod));
@@ -44,7 +44,7 @@ struct Swish {
   }
   // Forward and Backward (without the term) from one sigmoid, for the gated
   // units (gated.h).
-  P ValueAndBackward(const P& x, const P& dy, P& y) const {
+  EIGEN_ALWAYS_INLINE P ValueAndBackward(const P& x, const P& dy, P& y) const {
     const P bx = BetaX(x);
     const auto s = pm::Sigmoids(bx);
     y = pm::TimesVanishing(x, s.pos);

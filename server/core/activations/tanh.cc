@@ -14,8 +14,8 @@ struct Tanh {
   static constexpr bool kBackwardKeepsNaN = true;
   explicit Tanh(const KernelArgs&) {}
   static constexpr bool kFromOutput = true;
-  P Forward(const P& x) const { return pm::Tanh(x); }
-  P Backward(const P& x, const P& dy, P&) const {
+  EIGEN_ALWAYS_INLINE P Forward(const P& x) const { return pm::Tanh(x); }
+  EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
     return pm::pmul(dy, pm::TanhDerivative(x));
   }
   P BackwardFromOutput(const P& y, const P& dy, P&) const {
