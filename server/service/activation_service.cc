@@ -17,7 +17,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "activation/v1/activation.grpc.pb.h"
 #include "server/service/access_log.h"
@@ -81,10 +80,6 @@ CallFacts Facts(const pb::BatchEvaluateRequest& r) {
                                      : Elements(item.backward().input());
   }
   return f;
-}
-
-std::string Micros(int64_t nanos) {
-  return absl::StrFormat("%.3f", static_cast<double>(nanos) / 1e3);
 }
 
 int64_t NanosSince(Clock::time_point start) {
@@ -279,11 +274,7 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
 
   void Finish(const Call& call, const absl::Status& status,
               const CallTiming& timing, size_t bytes_out) {
-    // Microseconds with three decimals: small calls take well under one.
-    grpc::CallbackServerContext* context = call.context;
-    context->AddTrailingMetadata("actd-decode-us", Micros(timing.decode_ns));
-    context->AddTrailingMetadata("actd-compute-us", Micros(timing.compute_ns));
-    context->AddTrailingMetadata("actd-encode-us", Micros(timing.encode_ns));
+    AddTimingTrailers(call.context, timing);
     Report(call, status, bytes_out);
     call.reactor->Finish(ToGrpcStatus(status));
   }

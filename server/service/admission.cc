@@ -212,8 +212,14 @@ void RunAdmittedAsync(const ServiceOptions& options, CallEdge edge,
   }
 }
 
-std::string Micros(int64_t nanos) {
-  return absl::StrFormat("%.3f", static_cast<double>(nanos) / 1e3);
+void AddTimingTrailers(grpc::ServerContextBase* context,
+                       const CallTiming& timing) {
+  const auto micros = [](int64_t nanos) {
+    return absl::StrFormat("%.3f", static_cast<double>(nanos) / 1e3);
+  };
+  context->AddTrailingMetadata("actd-decode-us", micros(timing.decode_ns));
+  context->AddTrailingMetadata("actd-compute-us", micros(timing.compute_ns));
+  context->AddTrailingMetadata("actd-encode-us", micros(timing.encode_ns));
 }
 
 }  // namespace actd

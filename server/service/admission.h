@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "grpcpp/server_context.h"
 #include "server/core/compute.h"
 #include "server/service/evaluate.h"
 
@@ -83,8 +84,11 @@ void RunAdmittedAsync(const ServiceOptions& options, CallEdge edge,
                       BytesOutFn bytes_out,
                       std::function<void(absl::Status)> done);
 
-// Microseconds with three decimals, for the actd-*-us timing trailers.
-std::string Micros(int64_t nanos);
+// The call's timing as trailers actd-decode-us, actd-compute-us and
+// actd-encode-us: microseconds with three decimals (small calls take well
+// under one).
+void AddTimingTrailers(grpc::ServerContextBase* context,
+                       const CallTiming& timing);
 
 }  // namespace actd
 

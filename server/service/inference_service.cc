@@ -129,13 +129,7 @@ class InferenceServiceImpl final
                     std::chrono::steady_clock::now() - start)
                     .count();
           }
-          const CallTiming& timing = call->timing;
-          context->AddTrailingMetadata("actd-decode-us",
-                                       Micros(timing.decode_ns));
-          context->AddTrailingMetadata("actd-compute-us",
-                                       Micros(timing.compute_ns));
-          context->AddTrailingMetadata("actd-encode-us",
-                                       Micros(timing.encode_ns));
+          AddTimingTrailers(context, call->timing);
           reactor->Finish(ToGrpcStatus(status));
         });
     return reactor;
