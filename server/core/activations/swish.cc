@@ -82,15 +82,30 @@ double SwishBackward(const KernelArgs& a, const T* x, const T* dy, T* dx,
 }
 
 template <typename T>
+void SwishGatedForward(const KernelArgs& args, const T* a, const T* b, T* y,
+                       int64_t n) {
+  SwishOps<T>(args).gated_forward(args, a, b, y, n);
+}
+template <typename T>
+void SwishGatedBackward(const KernelArgs& args, const T* a, const T* b,
+                        const T* dy, T* da, T* db, int64_t n) {
+  SwishOps<T>(args).gated_backward(args, a, b, dy, da, db, n);
+}
+
+template <typename T>
 void UseNonzeroBetaKernel(ElementwiseOps<T>& ops) {
   ops.forward = &SwishForward<T>;
   ops.backward = &SwishBackward<T>;
+  if constexpr (std::is_floating_point_v<T>) {  // 16-bit gated rows widen
+    ops.gated_forward = &SwishGatedForward<T>;
+    ops.gated_backward = &SwishGatedBackward<T>;
+  }
 }
 
 }  // namespace exported
 
-// As ACTD_EXPORT_KERNEL(Swish), with the element-wise forward and backward
-// above for every dtype (the gated forms keep the guarded kernel).
+// As ACTD_EXPORT_KERNEL(Swish), with the forward and backward above for every
+// dtype, element-wise and gated (swiglu).
 void ExportSwish(KernelTable& table) {
   exported::Export<kernels::SwishGuarded>(table, KernelId::kSwish);
   const int id = static_cast<int>(KernelId::kSwish);
