@@ -261,15 +261,14 @@ void HttpServerImpl::Infer(const httplib::Request& req,
       return std::chrono::system_clock::now() >= deadline;
     };
   }
-  CallFacts facts = parsed.ok()
-                        ? oip::FactsOf(parsed->request)
-                        : CallFacts{req.matches[1].str(), "unspecified"};
+  CallFacts facts = parsed.ok() ? oip::FactsOf(parsed->request)
+                                : CallFacts{req.matches[1].str(), "unspecified",
+                                            0, parsed.status()};
   inference::ModelInferResponse response;
   oip::HttpBody body;
   absl::Status status = RunAdmitted(
       options_, edge, facts, static_cast<int64_t>(request_body.size()),
-      [&](const ComputeContext& compute) {
-        if (!parsed.ok()) return parsed.status();
+      [&](const ComputeContext& compute) {  // admitted: parsed is OK
         return oip::EvaluateModelInfer(parsed->request, &response, options_,
                                        compute);
       },

@@ -10,18 +10,15 @@
 // threads keep serving the transport while it computes.
 #include "server/service/activation_service.h"
 
-#include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "activation/v1/activation.grpc.pb.h"
-#include "server/service/access_log.h"
 #include "server/service/admission.h"
-#include "server/service/metrics.h"
 #include "server/service/wire.h"
 #include "spdlog/spdlog.h"
 
@@ -41,13 +38,6 @@ enum MethodIndex {
   kBackward = 2,
   kBatchEvaluate = 3,
   kGetServerInfo = 4,
-};
-
-// What a request is, for metrics and logs.
-struct CallFacts {
-  std::string activation;
-  std::string dtype;
-  int64_t elements = 0;  // as the shapes claim
 };
 
 int64_t Elements(const pb::Tensor& t) {
@@ -87,17 +77,6 @@ int64_t NanosSince(Clock::time_point start) {
                                                               start)
       .count();
 }
-
-// One admitted or refused call, from the handler to Finish.
-struct Call {
-  grpc::CallbackServerContext* context;
-  grpc::ServerUnaryReactor* reactor;
-  const char* method;
-  CallFacts facts;
-  Clock::time_point start;
-  size_t bytes_in = 0;
-  int64_t valid_elements = 0;  // what validation found, for the cost estimate
-};
 
 class ActivationServiceImpl final : public pb::ActivationService::Service {
  public:
@@ -180,136 +159,53 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
     return CheckBearerToken(options_.auth_token, Authorization(context));
   }
 
-  // Whether the call is still wanted and its deadline can be met at all, for
-  // a call of `elements`.
-  absl::Status CheckDeadline(grpc::CallbackServerContext* context,
-                             int64_t elements) const {
-    if (context->IsCancelled())
-      return absl::CancelledError("the client cancelled the call");
-    return actd::CheckDeadline(context->deadline(), elements,
-                               options_.min_elements_per_second);
-  }
-
-  // Admission, in this order: token, parse, validation (so a malformed request
-  // is refused for what it is, before any cost estimate), in-flight limit,
-  // cancellation and deadline (CheckDeadline). On OK the call counts as in
-  // flight until Release.
-  template <class Request>
-  absl::Status Admit(const Received<Request>& in, Call* call) {
-    if (absl::Status s = Authorize(call->context); !s.ok()) return s;
-    if (!in.status.ok()) return in.status;
-    if (absl::Status s =
-            ValidateRequest(in.message, options_, &call->valid_elements);
-        !s.ok()) {
-      return s;
-    }
-    const int inflight = options_.inflight->fetch_add(1) + 1;
-    absl::Status status;
-    if (options_.max_inflight > 0 && inflight > options_.max_inflight) {
-      status = ServerBusy(options_.max_inflight);
-    }
-    if (status.ok())
-      status = CheckDeadline(call->context, call->valid_elements);
-    if (!status.ok()) {
-      options_.inflight->fetch_sub(1);
-      return status;
-    }
-    if (options_.metrics) options_.metrics->inflight().Increment();
-    return absl::OkStatus();
-  }
-
-  void Release() {
-    if (options_.metrics) options_.metrics->inflight().Decrement();
-    options_.inflight->fetch_sub(1);
-  }
-
-  // The pool with this call's stop check: cancelled by the client, or past
-  // its deadline.
-  ComputeContext ForCall(grpc::CallbackServerContext* context) const {
-    const ComputeContext& pool =
-        options_.compute ? *options_.compute : ComputeContext::Inline();
-    return pool.ForCall([context] {
-      const bool expired =
-          std::chrono::system_clock::now() >= context->deadline();
-      if (!expired && !context->IsCancelled()) return absl::OkStatus();
-      return expired ? absl::DeadlineExceededError(
-                           "deadline exceeded during computation")
-                     : absl::CancelledError("the client cancelled the call");
-    });
-  }
-
+  // Parse and validation (the request's own errors, refused before admission
+  // looks at its cost), then admission, evaluation and serialization on
+  // admission.h's path: inline for a small call, on the pool for a large one.
   template <class Response, class Request, class EvaluateFn>
   grpc::ServerUnaryReactor* Evaluate(grpc::CallbackServerContext* context,
                                      const char* method,
                                      const Received<Request>& in,
                                      wire::Reply* reply, EvaluateFn evaluate) {
-    Call call{context,      context->DefaultReactor(),
-              method,       Facts(in.message),
-              Clock::now(), in.wire_bytes};
-    if (absl::Status s = Admit(in, &call); !s.ok()) {
-      Finish(call, s, CallTiming(), 0);
-      return call.reactor;
+    CallFacts facts = Facts(in.message);
+    facts.invalid = in.status;
+    int64_t valid_elements = 0;
+    if (facts.invalid.ok()) {
+      facts.invalid = ValidateRequest(in.message, options_, &valid_elements);
+      if (facts.invalid.ok()) facts.elements = valid_elements;
     }
+    CallEdge edge{"native",
+                  method,
+                  context->peer(),
+                  Authorization(context),
+                  context->deadline(),
+                  [context] { return context->IsCancelled(); }};
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    auto timing = std::make_shared<CallTiming>();
     // `in` and `reply` live until the call is finished.
-    auto work = [this, call, &in, reply, evaluate] {
-      CallTiming timing;
-      Response response;
-      absl::Status status = evaluate(in.message, &response, options_,
-                                     ForCall(call.context), &timing);
-      Release();
-      if (status.ok()) {
-        const auto start = Clock::now();
-        status = wire::SerializeMovingTensors(&response, &reply->buffer);
-        timing.encode_ns += NanosSince(start);
-      }
-      Finish(call, status, timing, status.ok() ? reply->buffer.Length() : 0);
-    };
-    if (call.valid_elements <= kInlineElements || options_.compute == nullptr) {
-      work();
-    } else {
-      options_.compute->Schedule(std::move(work));
-    }
-    return call.reactor;
-  }
-
-  void Finish(const Call& call, const absl::Status& status,
-              const CallTiming& timing, size_t bytes_out) {
-    AddTimingTrailers(call.context, timing);
-    Report(call, status, bytes_out);
-    call.reactor->Finish(ToGrpcStatus(status));
-  }
-
-  void Report(const Call& call, const absl::Status& status, size_t bytes_out) {
-    const double seconds =
-        std::chrono::duration<double>(Clock::now() - call.start).count();
-    const CallFacts& facts = call.facts;
-    const std::string code = absl::StatusCodeToString(status.code());
-    if (options_.metrics) {
-      options_.metrics->Record(call.method, facts.activation, facts.dtype, code,
-                               seconds, status.ok() ? facts.elements : 0,
-                               call.bytes_in, bytes_out);
-    }
-    const uint64_t id = ++request_counter_;
-    const std::string peer = call.context->peer();
-    LogAccess({.request_id = id,
-               .method = call.method,
-               .activation = facts.activation,
-               .dtype = facts.dtype,
-               .elements = facts.elements,
-               .code = code,
-               .duration_us = static_cast<int64_t>(seconds * 1e6),
-               .peer = peer},
-              options_.access_log);
-    if (!status.ok() && status.code() != absl::StatusCode::kInvalidArgument &&
-        status.code() != absl::StatusCode::kNotFound) {
-      spdlog::warn("request id={} {} failed: {}", id, call.method,
-                   status.ToString());
-    }
+    RunAdmittedAsync(
+        options_, std::move(edge), std::move(facts),
+        static_cast<int64_t>(in.wire_bytes),
+        [this, &in, reply, timing, evaluate](const ComputeContext& compute) {
+          Response response;
+          absl::Status status =
+              evaluate(in.message, &response, options_, compute, timing.get());
+          if (!status.ok()) return status;
+          const auto start = Clock::now();
+          status = wire::SerializeMovingTensors(&response, &reply->buffer);
+          timing->encode_ns += NanosSince(start);
+          return status;
+        },
+        [reply] { return static_cast<int64_t>(reply->buffer.Length()); },
+        [context, reactor, timing](const absl::Status& status) {
+          AddTimingTrailers(context, *timing);
+          reactor->Finish(ToGrpcStatus(status));
+        });
+    return reactor;
   }
 
   const ServiceOptions options_;
   wire::Reply list_reply_;  // ListActivations' answer never changes
-  std::atomic<uint64_t> request_counter_{0};
 };
 
 }  // namespace

@@ -52,6 +52,7 @@ absl::Status Admit(const ServiceOptions& options, const CallEdge& edge,
       !s.ok()) {
     return s;
   }
+  if (!facts.invalid.ok()) return facts.invalid;
   if (options.ready && !options.ready->load()) {
     return absl::UnavailableError(
         "the server is shutting down; send the call to another replica");
@@ -140,17 +141,20 @@ class AdmittedRun {
         bytes_in_(bytes_in) {
     slot_.emplace(options);
     status_ = Admit(options, edge_, facts_, *slot_);
+    // In flight from admission (queued for the pool or computing) until
+    // evaluated, as --max_inflight counts.
+    admitted_ = status_.ok();
+    if (admitted_ && options_.metrics) options_.metrics->inflight().Increment();
   }
 
-  bool admitted() const { return status_.ok(); }
+  bool admitted() const { return admitted_; }
   const CallFacts& facts() const { return facts_; }
 
   // Evaluates an admitted call with a stop check built from its edge, then
   // reports it; returns the call's status.
   absl::Status Complete(const EvaluateFn& evaluate,
                         const BytesOutFn& bytes_out) {
-    if (status_.ok()) {
-      if (options_.metrics) options_.metrics->inflight().Increment();
+    if (admitted_) {
       const ComputeContext& pool =
           options_.compute ? *options_.compute : ComputeContext::Inline();
       const ComputeContext call = pool.ForCall([this] {
@@ -161,8 +165,8 @@ class AdmittedRun {
                    : absl::CancelledError("the client cancelled the call");
       });
       status_ = evaluate(call);
-      if (options_.metrics) options_.metrics->inflight().Decrement();
     }
+    if (admitted_ && options_.metrics) options_.metrics->inflight().Decrement();
     slot_.reset();
     Report(
         options_, edge_, facts_, status_, bytes_in_,
@@ -181,6 +185,7 @@ class AdmittedRun {
       std::chrono::steady_clock::now();
   std::optional<InflightSlot> slot_;
   absl::Status status_;
+  bool admitted_ = false;
 };
 
 }  // namespace

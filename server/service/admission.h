@@ -1,9 +1,10 @@
 // What every protocol's handler does around the shared compute path: admit a
-// call (bearer token, the server-wide in-flight limit, whether its deadline
-// can be met at all), run it on a per-call compute context that stops when the
-// caller goes away, then report it (metrics with a `protocol` label, the access
-// log). The gRPC services and the HTTP server differ only in how they learn
-// the token, deadline, cancellation and peer of a call.
+// call (bearer token, the request's own errors, the server-wide in-flight
+// limit, whether its deadline can be met at all), run it on a per-call compute
+// context that stops when the caller goes away, then report it (metrics with a
+// `protocol` label, the access log). The gRPC services and the HTTP server
+// differ only in how they learn the token, deadline, cancellation and peer of a
+// call.
 #ifndef ACTD_SERVER_SERVICE_ADMISSION_H_
 #define ACTD_SERVER_SERVICE_ADMISSION_H_
 
@@ -36,11 +37,15 @@ absl::Status CheckDeadline(std::chrono::system_clock::time_point deadline,
 // RESOURCE_EXHAUSTED: --max_inflight calls are already in compute.
 absl::Status ServerBusy(int max_inflight);
 
-// What a request is, for metrics and logs.
+// What a request is, for metrics and logs, and the admission's cost estimate.
 struct CallFacts {
   std::string activation;
   std::string dtype;
   int64_t elements = 0;
+  // A parse or validation error the protocol found: the call is refused with
+  // it right after the token check, before the in-flight limit and any cost
+  // estimate (a malformed request is refused for what it is).
+  absl::Status invalid;
 };
 
 // How one protocol presents one call.

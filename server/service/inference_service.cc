@@ -110,11 +110,12 @@ class InferenceServiceImpl final
     // `in` and `reply` live until the call is finished.
     ServerUnaryReactor* reactor = context->DefaultReactor();
     auto call = std::make_shared<InferCall>();
+    CallFacts facts = oip::FactsOf(in.message);
+    facts.invalid = in.status;
     RunAdmittedAsync(
-        options_, std::move(edge), oip::FactsOf(in.message),
+        options_, std::move(edge), std::move(facts),
         static_cast<int64_t>(in.wire_bytes),
         [this, &in, call](const ComputeContext& compute) {
-          if (!in.status.ok()) return in.status;
           return oip::EvaluateModelInferInPlace(
               &in.message, &call->response, options_, compute, &call->timing);
         },

@@ -40,14 +40,6 @@ Metrics::Metrics(const std::string& version, const std::string& isa)
       .Set(1);
 }
 
-void Metrics::Record(absl::string_view method, absl::string_view activation,
-                     absl::string_view dtype, absl::string_view code,
-                     double seconds, int64_t elements, int64_t bytes_in,
-                     int64_t bytes_out) {
-  Record("native", method, activation, dtype, code, seconds, elements, bytes_in,
-         bytes_out);
-}
-
 void Metrics::Record(absl::string_view protocol, absl::string_view method,
                      absl::string_view activation, absl::string_view dtype,
                      absl::string_view code, double seconds, int64_t elements,

@@ -27,10 +27,6 @@ class Metrics {
               absl::string_view activation, absl::string_view dtype,
               absl::string_view code, double seconds, int64_t elements,
               int64_t bytes_in, int64_t bytes_out);
-  // The same for the native API.
-  void Record(absl::string_view method, absl::string_view activation,
-              absl::string_view dtype, absl::string_view code, double seconds,
-              int64_t elements, int64_t bytes_in, int64_t bytes_out);
   prometheus::Gauge& inflight() { return *inflight_; }
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
