@@ -1,8 +1,9 @@
-// Handlers on gRPC's callback API: admit the call (bearer token, parse,
-// validation, in-flight limit, then cancellation and whether the deadline
-// leaves time for the elements), evaluate, serialize, then report (status,
-// timing metadata, metrics, access log) and finish. The work itself lives in
-// evaluate.cc, the wire format in wire.cc.
+// Handlers on gRPC's callback API: parse and validate the request, then run
+// it on admission.h's path (token, the request's own errors, shutdown, the
+// in-flight limit, cancellation and whether the deadline leaves time for the
+// elements; evaluate and serialize; metrics and the access log), and finish
+// with the timing metadata. The work itself lives in evaluate.cc, the wire
+// format in wire.cc.
 //
 // Threads: gRPC runs a handler on one of its own threads. A small call is
 // evaluated right there and finishes before the handler returns (no thread

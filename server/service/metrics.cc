@@ -28,7 +28,9 @@ Metrics::Metrics(const std::string& version, const std::string& isa)
                 .Register(*registry_);
   inflight_ = &prometheus::BuildGauge()
                    .Name("actd_inflight_requests")
-                   .Help("Requests being computed now")
+                   .Help(
+                       "Requests admitted and not yet evaluated (the calls "
+                       "--max_inflight counts)")
                    .Register(*registry_)
                    .Add({});
   // An info metric: constant 1, the facts in its labels.

@@ -276,7 +276,7 @@ class ActdServer:
         return metric(self.metrics(), "actd_inflight_requests")
 
     def wait_inflight(self, n, timeout=20.0):
-        """Waits until actd_inflight_requests reaches n (calls in compute)."""
+        """Waits until actd_inflight_requests reaches n (admitted calls)."""
         end = time.monotonic() + timeout
         value = None
         while time.monotonic() < end:
