@@ -306,11 +306,16 @@ inline P ExpFloatWide(const P& x_in) {
       preinterpret<P>(plogical_shift_left<23>(padd(psub(mi, m1), bias)));
   return KeepNaN(x_in, pmul(pmul(y, s1), s2));
 }
+// ExpFloat where the caller has checked !ExpNeedsWideRange(x).
+template <typename P>
+EIGEN_ALWAYS_INLINE P ExpFloatNarrow(const P& x) {
+  const ExpParts<P> e = ExpReduce(x);
+  return pmul(pmadd(ExpPolyQ4(e.r), e.r, One<P>()), Pow2(e.shifted));
+}
 template <typename P>
 EIGEN_ALWAYS_INLINE P ExpFloat(const P& x) {
   if (ExpNeedsWideRange(x)) return ExpFloatWide(x);
-  const ExpParts<P> e = ExpReduce(x);
-  return pmul(pmadd(ExpPolyQ4(e.r), e.r, One<P>()), Pow2(e.shifted));
+  return ExpFloatNarrow(x);
 }
 
 // e^x to the last subnormal, exactly 0 at -inf. float32 uses ExpFloat. For
