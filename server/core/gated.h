@@ -24,9 +24,9 @@ using pm::PacketOf;
 // Software prefetch, this many bytes ahead of a and of b. Each half of a row
 // is a stream of its own, short when rows are (a 1 Mi-element tensor of 1 Ki
 // rows reads 4 KiB of a, then 4 KiB of b, per row), and the hardware
-// prefetcher restarts at every row; prefetching past a row's end reaches the
-// next row and never faults. 512 bytes measured best of 256 to 2 KiB
-// (docs/PERFORMANCE.md, "Gated units").
+// prefetcher restarts at every row; prefetching past the end of a half reaches
+// data read soon after (b's start, or the next row's a) and never faults. 512
+// bytes measured best of 256 to 2 KiB (docs/PERFORMANCE.md, "Gated units").
 constexpr int64_t kPrefetchBytes = 512;
 
 template <typename T>
