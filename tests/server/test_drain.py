@@ -51,8 +51,9 @@ class DrainTest(h.ActdTestCase):
 
     def test_sigterm_lets_inflight_calls_finish(self):
         # Three Maxout calls in affine form: 16 MiB each to send, about a
-        # second of matrix product each on its own handler thread, so all
-        # three are in compute together. SIGTERM then.
+        # second of matrix product each, queued on the one compute thread:
+        # all three admitted (the in-flight gauge counts admitted calls)
+        # before the SIGTERM.
         grace = 15
         server = self.start("--shutdown_grace", grace, "--compute_threads", 1)
         rng = np.random.default_rng(7)
