@@ -165,8 +165,8 @@ class AdmittedRun {
                    : absl::CancelledError("the client cancelled the call");
       });
       status_ = evaluate(call);
+      if (options_.metrics) options_.metrics->inflight().Decrement();
     }
-    if (admitted_ && options_.metrics) options_.metrics->inflight().Decrement();
     slot_.reset();
     Report(
         options_, edge_, facts_, status_, bytes_in_,
