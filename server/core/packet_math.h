@@ -403,14 +403,18 @@ struct SigmoidPair {
   P prod;  // σ(x)σ(-x) = e/(1+e)², relative-accurate even where it underflows
            // slowly
 };
+// Sigmoids(x) from e = e^{-|x|}, computed by the caller.
 template <typename P>
-EIGEN_ALWAYS_INLINE SigmoidPair<P> Sigmoids(const P& x) {
-  const P e = Exp(NegAbs(x));
+EIGEN_ALWAYS_INLINE SigmoidPair<P> SigmoidsFromExp(const P& x, const P& e) {
   const P big = pdiv(One<P>(), padd(One<P>(), e));  // σ(|x|)
   const P small = pmul(e, big);                     // σ(-|x|)
   const Mask<P> negative = MaskLt(x, Zero<P>());
   return {MaskSelect(negative, small, big), MaskSelect(negative, big, small),
           pmul(small, big)};
+}
+template <typename P>
+EIGEN_ALWAYS_INLINE SigmoidPair<P> Sigmoids(const P& x) {
+  return SigmoidsFromExp(x, Exp(NegAbs(x)));
 }
 template <typename P>
 EIGEN_ALWAYS_INLINE P Sigmoid(const P& x) {
