@@ -318,6 +318,21 @@ EIGEN_ALWAYS_INLINE P ExpFloat(const P& x) {
   return ExpFloatNarrow(x);
 }
 
+// The two ways a kernel multiplies by a factor built from e^x: TimesVanishing,
+// or the plain product where the factor cannot be 0.
+struct PlainTimes {
+  template <typename P>
+  EIGEN_ALWAYS_INLINE P operator()(const P& a, const P& b) const {
+    return pmul(a, b);
+  }
+};
+struct VanishingTimes {
+  template <typename P>
+  EIGEN_ALWAYS_INLINE P operator()(const P& a, const P& b) const {
+    return TimesVanishing(a, b);
+  }
+};
+
 // e^x to the last subnormal, exactly 0 at -inf. float32 uses ExpFloat. For
 // float64, Eigen's pexp clamps its argument near -709 and returns a constant
 // below; there e^x = (e^{x/2})² (exact to ~2 ulp of the subnormal result); that
@@ -335,6 +350,18 @@ EIGEN_ALWAYS_INLINE P Exp(const P& x) {
     }
     return y;
   }
+}
+// f(e^x, times). Where every float32 lane has |x| ≤ 87, e^x ≥ e^{-87} > 0:
+// there the exp skips its range check and `times` is PlainTimes, for the
+// factors the caller builds from e^x that are nonzero because e^x is (both
+// products round alike, without TimesVanishing's selects). Elsewhere Exp and
+// VanishingTimes.
+template <typename P, typename F>
+EIGEN_ALWAYS_INLINE P WithExp(const P& x, const F& f) {
+  if constexpr (std::is_same_v<ScalarOf<P>, float>) {
+    if (!ExpNeedsWideRange(x)) return f(ExpFloatNarrow(x), PlainTimes{});
+  }
+  return f(Exp(x), VanishingTimes{});
 }
 
 // e^x - 1 with relative precision near 0.

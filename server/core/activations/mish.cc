@@ -20,30 +20,40 @@ struct Mish {
   static constexpr bool kFromOutput = false;
   static constexpr double kClamp = 20.0;
   struct Parts {
-    P e, t, one_minus_t2;
+    P t, one_minus_t2;
   };
-  EIGEN_ALWAYS_INLINE static Parts Split(const P& x) {
-    const P e = pm::Exp(pm::pmin(x, pm::Set<P>(kClamp)));
+  // t and 1 - t² from e = e^x.
+  EIGEN_ALWAYS_INLINE static Parts Split(const P& e) {
     const P n = pm::pmul(e, pm::padd(e, pm::Set<P>(2.0)));
     const P inv = pm::pdiv(pm::One<P>(), pm::padd(n, pm::Set<P>(2.0)));
-    return {e, pm::pmul(n, inv),
+    return {pm::pmul(n, inv),
             pm::pmul(pm::Set<P>(4.0),
                      pm::pmul(pm::padd(n, pm::One<P>()), pm::pmul(inv, inv)))};
   }
+  // The factors of x below are > 0 wherever e is, so `times` (pm::WithExp) is
+  // the plain product where x ≥ -87 in every lane.
   EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
-    const P e = pm::Exp(pm::pmin(x, pm::Set<P>(kClamp)));
-    const P n = pm::pmul(e, pm::padd(e, pm::Set<P>(2.0)));
-    return pm::TimesVanishing(x, pm::pdiv(n, pm::padd(n, pm::Set<P>(2.0))));
+    return pm::WithExp(Clamped(x), [&](const P& e, const auto& times) {
+      const P n = pm::pmul(e, pm::padd(e, pm::Set<P>(2.0)));
+      return times(x, pm::pdiv(n, pm::padd(n, pm::Set<P>(2.0))));
+    });
   }
   // dx = t + x·σ(x)·(1 - t²), σ(x) = e/(1 + e) from the same e (no cancellation
   // below the clamp); exactly 1 beyond the clamp, t at -inf.
   EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
-    const Parts p = Split(x);
-    const P sigmoid = pm::pdiv(p.e, pm::padd(pm::One<P>(), p.e));
-    const P slope = pm::TimesVanishing(x, pm::pmul(sigmoid, p.one_minus_t2));
-    const P d = pm::Select(pm::Gt(x, pm::Set<P>(kClamp)), pm::One<P>(),
-                           pm::padd(p.t, slope));
-    return pm::pmul(dy, d);
+    return pm::WithExp(Clamped(x), [&](const P& e, const auto& times) {
+      const Parts p = Split(e);
+      const P sigmoid = pm::pdiv(e, pm::padd(pm::One<P>(), e));
+      const P slope = times(x, pm::pmul(sigmoid, p.one_minus_t2));
+      const P d = pm::Select(pm::Gt(x, pm::Set<P>(kClamp)), pm::One<P>(),
+                             pm::padd(p.t, slope));
+      return pm::pmul(dy, d);
+    });
+  }
+
+ private:
+  EIGEN_ALWAYS_INLINE static P Clamped(const P& x) {
+    return pm::pmin(x, pm::Set<P>(kClamp));
   }
 };
 
