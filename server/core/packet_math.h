@@ -249,11 +249,11 @@ inline ExpParts<P> ExpReduce(const P& x) {
 }
 // (e^r - 1)/r for |r| ≤ ln2/2, finished as 1 + r·q (e^r) or r·q (e^r - 1).
 // ExpPolyQ is evaluated by Estrin's scheme, which shortens the dependency
-// chain; ExpPolyQ4 and NormalFloat's Q by Horner's, which saves the multiplies
-// forming the powers: on a Zen 4 core (AVX2 and AVX-512) the GELU and sigmoid
-// kernels are bound by the FMA ports rather than by latency, and Horner's made
-// float32 GELU 4-7% faster (forward and backward, AVX2) and no slower on
-// AVX-512; for ExpPolyQ the difference was below the noise.
+// chain; ExpPolyQ4 and NormalFloatFromGauss's Q by Horner's, which saves the
+// multiplies forming the powers: on a Zen 4 core (AVX2 and AVX-512) the GELU
+// and sigmoid kernels are bound by the FMA ports rather than by latency, and
+// Horner's made float32 GELU 4-7% faster (forward and backward, AVX2) and no
+// slower on AVX-512; for ExpPolyQ the difference was below the noise.
 //
 // ExpPolyQ: Cephes' (as in Eigen), degree 5, for e^r - 1 to ~1 ulp.
 template <typename P>
@@ -319,17 +319,28 @@ EIGEN_ALWAYS_INLINE P ExpFloat(const P& x) {
 }
 
 // The two ways a kernel multiplies by a factor built from e^x: TimesVanishing,
-// or the plain product where the factor cannot be 0.
+// or the plain product where the factor cannot be 0. Add(a, b, c) is a·b + c
+// fused in both, so that a lane's result does not depend on which way its
+// packet took (the compiler would fuse the plain product into a following add
+// by itself, but not TimesVanishing's select).
 struct PlainTimes {
   template <typename P>
   EIGEN_ALWAYS_INLINE P operator()(const P& a, const P& b) const {
     return pmul(a, b);
+  }
+  template <typename P>
+  EIGEN_ALWAYS_INLINE P Add(const P& a, const P& b, const P& c) const {
+    return pmadd(a, b, c);
   }
 };
 struct VanishingTimes {
   template <typename P>
   EIGEN_ALWAYS_INLINE P operator()(const P& a, const P& b) const {
     return TimesVanishing(a, b);
+  }
+  template <typename P>
+  EIGEN_ALWAYS_INLINE P Add(const P& a, const P& b, const P& c) const {
+    return Select(IsZero(b), padd(c, TimesVanishing(a, b)), pmadd(a, b, c));
   }
 };
 
@@ -467,8 +478,8 @@ EIGEN_ALWAYS_INLINE P TanhDerivative(const P& x) {
   return pmul(Set<P>(4.0), pmul(e, pmul(r, r)));
 }
 
-// Φ(x) = erfc(-x/√2)/2 and e^{-x²/2} for float32, from one exp. With z =
-// |x|/√2 and u = 1/(1 + 0.4z): erfc(z)/2 = u·Q(u)·e^{-z²}, Q a degree-8
+// Φ(x) = erfc(-x/√2)/2 for float32, from gauss = e^{-x²/2} (WithNormal). With z
+// = |x|/√2 and u = 1/(1 + 0.4z): erfc(z)/2 = u·Q(u)·e^{-z²}, Q a degree-8
 // polynomial fitted (scripts/fit_polynomials.py: minimax in relative error) to
 // erfc(z)e^{z²}/(2u) over all z ≥ 0: 1.3e-7 in exact arithmetic, 3.9e-7
 // evaluated in float32 (Horner's scheme, see ExpPolyQ). The form has erfc's
@@ -482,7 +493,8 @@ struct NormalParts {
   P gauss;  // e^{-x²/2}
 };
 template <typename P>
-EIGEN_ALWAYS_INLINE NormalParts<P> NormalFloat(const P& x) {
+EIGEN_ALWAYS_INLINE NormalParts<P> NormalFloatFromGauss(const P& x,
+                                                        const P& gauss) {
   const P u = pdiv(One<P>(), pmadd(Set<P>(0.28284271247461901),  // 0.4/√2
                                    pabs(x), One<P>()));
   static constexpr float kQ[9] = {0.112837933,  0.112834804,   0.103921257,
@@ -490,7 +502,6 @@ EIGEN_ALWAYS_INLINE NormalParts<P> NormalFloat(const P& x) {
                                   0.084528625,  -0.0914409459, 0.0251283329};
   P q = Set<P>(kQ[8]);
   for (int i = 7; i >= 0; --i) q = pmadd(q, u, Set<P>(kQ[i]));
-  const P gauss = Exp(pmul(pmul(x, x), Set<P>(-0.5)));
   const P tail = pmul(pmul(u, q), gauss);  // Φ(-|x|)
   return {MaskSelect(MaskLt(x, Zero<P>()), tail, psub(One<P>(), tail)), gauss};
 }
@@ -540,13 +551,18 @@ EIGEN_ALWAYS_INLINE NormalParts<P> NormalDouble(const P& x) {
   return {MaskSelect(MaskLt(x, Zero<P>()), tail, psub(One<P>(), tail)), gauss};
 }
 
-// Φ(x) and e^{-x²/2} for either dtype.
-template <typename P>
-EIGEN_ALWAYS_INLINE NormalParts<P> Normal(const P& x) {
+// f({Φ(x), e^{-x²/2}}, times) for either dtype, `times` as in WithExp: the
+// plain product where every float32 lane has x²/2 ≤ 87, so that
+// e^{-x²/2} ≥ e^{-87} and Φ(x), φ(x) > 0.
+template <typename P, typename F>
+EIGEN_ALWAYS_INLINE P WithNormal(const P& x, const F& f) {
   if constexpr (std::is_same_v<ScalarOf<P>, float>) {
-    return NormalFloat(x);
+    return WithExp(pmul(pmul(x, x), Set<P>(-0.5)),
+                   [&](const P& gauss, const auto& times) {
+                     return f(NormalFloatFromGauss(x, gauss), times);
+                   });
   } else {
-    return NormalDouble(x);
+    return f(NormalDouble(x), VanishingTimes{});
   }
 }
 

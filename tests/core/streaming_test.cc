@@ -105,7 +105,8 @@ void ExpectStreamedMatchesPlain(const std::string& name, Mode mode) {
 }
 
 TEST(Streaming, SameBitsAsPlainStores) {
-  for (const char* name : {"identity", "relu", "sigmoid", "gelu"}) {
+  for (const char* name :
+       {"identity", "relu", "sigmoid", "gelu", "swish", "mish"}) {
     ExpectStreamedMatchesPlain<float>(name, Mode::kForward);
     ExpectStreamedMatchesPlain<float>(name, Mode::kBackward);
   }

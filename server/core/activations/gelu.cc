@@ -46,7 +46,10 @@ struct GeluErf {
   explicit GeluErf(const KernelArgs&) {}
   static constexpr bool kFromOutput = false;
   EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
-    return pm::TimesVanishing(x, pm::Normal(x).cdf);
+    return pm::WithNormal(x,
+                          [&](const pm::NormalParts<P>& n, const auto& times) {
+                            return times(x, n.cdf);
+                          });
   }
   // dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π). (The unused y is dropped by
   // the compiler.)
@@ -56,10 +59,12 @@ struct GeluErf {
   }
   // Forward and Backward from one Φ and φ, for the gated units (gated.h).
   EIGEN_ALWAYS_INLINE P ValueAndBackward(const P& x, const P& dy, P& y) const {
-    const pm::NormalParts<P> n = pm::Normal(x);
-    const P phi = pm::pmul(pm::Set<P>(0.39894228040143267794), n.gauss);
-    y = pm::TimesVanishing(x, n.cdf);
-    return pm::pmul(dy, pm::padd(n.cdf, pm::TimesVanishing(x, phi)));
+    return pm::WithNormal(
+        x, [&](const pm::NormalParts<P>& n, const auto& times) {
+          const P phi = pm::pmul(pm::Set<P>(0.39894228040143267794), n.gauss);
+          y = times(x, n.cdf);
+          return pm::pmul(dy, times.Add(x, phi, n.cdf));
+        });
   }
 };
 

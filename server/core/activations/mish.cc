@@ -44,9 +44,9 @@ struct Mish {
     return pm::WithExp(Clamped(x), [&](const P& e, const auto& times) {
       const Parts p = Split(e);
       const P sigmoid = pm::pdiv(e, pm::padd(pm::One<P>(), e));
-      const P slope = times(x, pm::pmul(sigmoid, p.one_minus_t2));
-      const P d = pm::Select(pm::Gt(x, pm::Set<P>(kClamp)), pm::One<P>(),
-                             pm::padd(p.t, slope));
+      const P d =
+          pm::Select(pm::Gt(x, pm::Set<P>(kClamp)), pm::One<P>(),
+                     times.Add(x, pm::pmul(sigmoid, p.one_minus_t2), p.t));
       return pm::pmul(dy, d);
     });
   }

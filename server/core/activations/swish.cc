@@ -30,18 +30,25 @@ struct Swish {
       return pm::Select(pm::IsZero(beta), pm::Zero<P>(), pm::pmul(beta, x));
     }
   }
-  // float32, where every lane has |βx| ≤ 87: x/(1 + e^{-βx}), with the same
+  // float32, in lanes with |βx| ≤ 87: x/(1 + e^{-βx}), with the same
   // roundings as σ's 1/(1 + e^{-|βx|}) but no select or second multiply
   // (swish and silu forward ~27% faster on AVX-512, swiglu ~15%). Elsewhere
   // x·σ(βx), which keeps the limits at ±inf and the subnormal results of the
-  // far left tail.
+  // far left tail. A packet with lanes of both kinds takes both forms (the
+  // wide exp has the narrow one's bits in range), so a lane's result does not
+  // depend on its neighbours.
   EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     const P bx = BetaX(x);
     if constexpr (std::is_same_v<T, float>) {
+      const P minus_bx = pm::psub(pm::Zero<P>(), bx);
       if (!pm::ExpNeedsWideRange(bx)) {
-        const P e = pm::ExpFloatNarrow(pm::psub(pm::Zero<P>(), bx));
-        return pm::pdiv(x, pm::padd(pm::One<P>(), e));
+        return pm::pdiv(x,
+                        pm::padd(pm::One<P>(), pm::ExpFloatNarrow(minus_bx)));
       }
+      const P quotient =
+          pm::pdiv(x, pm::padd(pm::One<P>(), pm::ExpFloatWide(minus_bx)));
+      return pm::MaskSelect(pm::MaskLt(pm::Set<P>(87.0), pm::pabs(bx)),
+                            pm::TimesVanishing(x, pm::Sigmoid(bx)), quotient);
     }
     return pm::TimesVanishing(x, pm::Sigmoid(bx));
   }
@@ -54,7 +61,7 @@ struct Swish {
     return pm::WithExp(pm::NegAbs(bx), [&](const P& e, const auto& times) {
       const auto s = pm::SigmoidsFromExp(bx, e);
       term = pm::pmul(dy, times(pm::pmul(x, x), s.prod));
-      return pm::pmul(dy, pm::padd(s.pos, times(bx, s.prod)));
+      return pm::pmul(dy, times.Add(bx, s.prod, s.pos));
     });
   }
   // Forward and Backward (without the term) from one sigmoid, for the gated
@@ -64,7 +71,7 @@ struct Swish {
     return pm::WithExp(pm::NegAbs(bx), [&](const P& e, const auto& times) {
       const auto s = pm::SigmoidsFromExp(bx, e);
       y = times(x, s.pos);
-      return pm::pmul(dy, pm::padd(s.pos, times(bx, s.prod)));
+      return pm::pmul(dy, times.Add(bx, s.prod, s.pos));
     });
   }
 };
