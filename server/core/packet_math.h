@@ -21,6 +21,11 @@
 #error "the kernels are compiled through kernels_isa.cc, which sets ACTD_ISA"
 #endif
 
+// For lambdas run on every packet (the ones given to WithExp and WithNormal):
+// GCC otherwise leaves some of them out of line, and a call inside a hot loop
+// spills every live vector register.
+#define ACTD_INLINE_LAMBDA __attribute__((always_inline))
+
 namespace actd {
 inline namespace ACTD_ISA {
 namespace pm {
@@ -130,7 +135,7 @@ inline P MaskSelect(const Mask<P>& m, const P& if_true, const P& if_false) {
   }
 }
 template <typename P>
-inline bool MaskAny(const Mask<P>& m) {
+EIGEN_ALWAYS_INLINE bool MaskAny(const Mask<P>& m) {
   if constexpr (kMaskRegister<P>) {
     return m != 0;
   } else {
@@ -237,7 +242,7 @@ struct ExpParts {
   P shifted;  // x/ln2 + 1.5·2^23: m in its low mantissa bits
 };
 template <typename P>
-inline ExpParts<P> ExpReduce(const P& x) {
+EIGEN_ALWAYS_INLINE ExpParts<P> ExpReduce(const P& x) {
   // Adding 1.5·2^23 rounds x/ln2 to an integer (for |x/ln2| < 2^22) and leaves
   // it, as two's complement, in the low mantissa bits.
   const P shifter = Set<P>(12582912.0);
@@ -271,7 +276,7 @@ inline P ExpPolyQ(const P& r) {
 // where its error is r times that, ≤ 2.3e-7 evaluated in float32: 2 ulp of the
 // 16 the contract allows. Horner's scheme (see above).
 template <typename P>
-inline P ExpPolyQ4(const P& r) {
+EIGEN_ALWAYS_INLINE P ExpPolyQ4(const P& r) {
   P q = pmadd(Set<P>(0.00833807234), r, Set<P>(0.0418725647));
   q = pmadd(q, r, Set<P>(0.166668311));
   q = pmadd(q, r, Set<P>(0.49999404));
@@ -279,7 +284,7 @@ inline P ExpPolyQ4(const P& r) {
 }
 // 2^m for m in [-126, 127], from ExpParts::shifted.
 template <typename P>
-inline P Pow2(const P& shifted) {
+EIGEN_ALWAYS_INLINE P Pow2(const P& shifted) {
   using PI = typename unpacket_traits<P>::integer_packet;
   return preinterpret<P>(
       plogical_shift_left<23>(padd(preinterpret<PI>(shifted), pset1<PI>(127))));
@@ -287,7 +292,7 @@ inline P Pow2(const P& shifted) {
 // True when some lane of x needs ExpFloat's slow scaling (|x| > 87, ±inf).
 // NaN lanes compare false and stay on the fast path, which propagates them.
 template <typename P>
-inline bool ExpNeedsWideRange(const P& x) {
+EIGEN_ALWAYS_INLINE bool ExpNeedsWideRange(const P& x) {
   return MaskAny<P>(MaskLt(Set<P>(87.0), pabs(x)));
 }
 template <typename P>
@@ -558,7 +563,7 @@ template <typename P, typename F>
 EIGEN_ALWAYS_INLINE P WithNormal(const P& x, const F& f) {
   if constexpr (std::is_same_v<ScalarOf<P>, float>) {
     return WithExp(pmul(pmul(x, x), Set<P>(-0.5)),
-                   [&](const P& gauss, const auto& times) {
+                   [&](const P& gauss, const auto& times) ACTD_INLINE_LAMBDA {
                      return f(NormalFloatFromGauss(x, gauss), times);
                    });
   } else {

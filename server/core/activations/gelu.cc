@@ -47,9 +47,8 @@ struct GeluErf {
   static constexpr bool kFromOutput = false;
   EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     return pm::WithNormal(x,
-                          [&](const pm::NormalParts<P>& n, const auto& times) {
-                            return times(x, n.cdf);
-                          });
+                          [&](const pm::NormalParts<P>& n, const auto& times)
+                              ACTD_INLINE_LAMBDA { return times(x, n.cdf); });
   }
   // dx = Φ(x) + x·φ(x), φ(x) = e^{-x²/2}/√(2π). (The unused y is dropped by
   // the compiler.)
@@ -59,12 +58,12 @@ struct GeluErf {
   }
   // Forward and Backward from one Φ and φ, for the gated units (gated.h).
   EIGEN_ALWAYS_INLINE P ValueAndBackward(const P& x, const P& dy, P& y) const {
-    return pm::WithNormal(
-        x, [&](const pm::NormalParts<P>& n, const auto& times) {
-          const P phi = pm::pmul(pm::Set<P>(0.39894228040143267794), n.gauss);
-          y = times(x, n.cdf);
-          return pm::pmul(dy, times.Add(x, phi, n.cdf));
-        });
+    return pm::WithNormal(x, [&](const pm::NormalParts<P>& n,
+                                 const auto& times) ACTD_INLINE_LAMBDA {
+      const P phi = pm::pmul(pm::Set<P>(0.39894228040143267794), n.gauss);
+      y = times(x, n.cdf);
+      return pm::pmul(dy, times.Add(x, phi, n.cdf));
+    });
   }
 };
 

@@ -33,22 +33,24 @@ struct Mish {
   // The factors of x below are > 0 wherever e is, so `times` (pm::WithExp) is
   // the plain product where x ≥ -87 in every lane.
   EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
-    return pm::WithExp(Clamped(x), [&](const P& e, const auto& times) {
-      const P n = pm::pmul(e, pm::padd(e, pm::Set<P>(2.0)));
-      return times(x, pm::pdiv(n, pm::padd(n, pm::Set<P>(2.0))));
-    });
+    return pm::WithExp(
+        Clamped(x), [&](const P& e, const auto& times) ACTD_INLINE_LAMBDA {
+          const P n = pm::pmul(e, pm::padd(e, pm::Set<P>(2.0)));
+          return times(x, pm::pdiv(n, pm::padd(n, pm::Set<P>(2.0))));
+        });
   }
   // dx = t + x·σ(x)·(1 - t²), σ(x) = e/(1 + e) from the same e (no cancellation
   // below the clamp); exactly 1 beyond the clamp, t at -inf.
   EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
-    return pm::WithExp(Clamped(x), [&](const P& e, const auto& times) {
-      const Parts p = Split(e);
-      const P sigmoid = pm::pdiv(e, pm::padd(pm::One<P>(), e));
-      const P d =
-          pm::Select(pm::Gt(x, pm::Set<P>(kClamp)), pm::One<P>(),
-                     times.Add(x, pm::pmul(sigmoid, p.one_minus_t2), p.t));
-      return pm::pmul(dy, d);
-    });
+    return pm::WithExp(
+        Clamped(x), [&](const P& e, const auto& times) ACTD_INLINE_LAMBDA {
+          const Parts p = Split(e);
+          const P sigmoid = pm::pdiv(e, pm::padd(pm::One<P>(), e));
+          const P d =
+              pm::Select(pm::Gt(x, pm::Set<P>(kClamp)), pm::One<P>(),
+                         times.Add(x, pm::pmul(sigmoid, p.one_minus_t2), p.t));
+          return pm::pmul(dy, d);
+        });
   }
 
  private:

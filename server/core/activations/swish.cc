@@ -58,21 +58,23 @@ struct Swish {
   // AVX-512).
   EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P& term) const {
     const P bx = BetaX(x);
-    return pm::WithExp(pm::NegAbs(bx), [&](const P& e, const auto& times) {
-      const auto s = pm::SigmoidsFromExp(bx, e);
-      term = pm::pmul(dy, times(pm::pmul(x, x), s.prod));
-      return pm::pmul(dy, times.Add(bx, s.prod, s.pos));
-    });
+    return pm::WithExp(pm::NegAbs(bx),
+                       [&](const P& e, const auto& times) ACTD_INLINE_LAMBDA {
+                         const auto s = pm::SigmoidsFromExp(bx, e);
+                         term = pm::pmul(dy, times(pm::pmul(x, x), s.prod));
+                         return pm::pmul(dy, times.Add(bx, s.prod, s.pos));
+                       });
   }
   // Forward and Backward (without the term) from one sigmoid, for the gated
   // units (gated.h).
   EIGEN_ALWAYS_INLINE P ValueAndBackward(const P& x, const P& dy, P& y) const {
     const P bx = BetaX(x);
-    return pm::WithExp(pm::NegAbs(bx), [&](const P& e, const auto& times) {
-      const auto s = pm::SigmoidsFromExp(bx, e);
-      y = times(x, s.pos);
-      return pm::pmul(dy, times.Add(bx, s.prod, s.pos));
-    });
+    return pm::WithExp(pm::NegAbs(bx),
+                       [&](const P& e, const auto& times) ACTD_INLINE_LAMBDA {
+                         const auto s = pm::SigmoidsFromExp(bx, e);
+                         y = times(x, s.pos);
+                         return pm::pmul(dy, times.Add(bx, s.prod, s.pos));
+                       });
   }
 };
 template <typename T>
