@@ -289,11 +289,21 @@ EIGEN_ALWAYS_INLINE P Pow2(const P& shifted) {
   return preinterpret<P>(
       plogical_shift_left<23>(padd(preinterpret<PI>(shifted), pset1<PI>(127))));
 }
-// True when some lane of x needs ExpFloat's slow scaling (|x| > 87, ±inf).
-// NaN lanes compare false and stay on the fast path, which propagates them.
+// The lanes of x that need ExpFloat's slow scaling (|x| > 87, ±inf), and
+// whether there is one. NaN lanes compare false and stay on the fast path,
+// which propagates them.
+//
+// A packet with such a lane takes the wide path, where its other lanes get the
+// fast path's value, selected lane by lane: a lane's result never depends on
+// its packet's neighbours, so the same x gives the same bits wherever it sits
+// in a tensor (tests/core/streaming_test.cc).
+template <typename P>
+EIGEN_ALWAYS_INLINE Mask<P> WideLanes(const P& x) {
+  return MaskLt(Set<P>(87.0), pabs(x));
+}
 template <typename P>
 EIGEN_ALWAYS_INLINE bool ExpNeedsWideRange(const P& x) {
-  return MaskAny<P>(MaskLt(Set<P>(87.0), pabs(x)));
+  return MaskAny<P>(WideLanes(x));
 }
 template <typename P>
 inline P ExpFloatWide(const P& x_in) {
@@ -319,7 +329,9 @@ EIGEN_ALWAYS_INLINE P ExpFloatNarrow(const P& x) {
 }
 template <typename P>
 EIGEN_ALWAYS_INLINE P ExpFloat(const P& x) {
-  if (ExpNeedsWideRange(x)) return ExpFloatWide(x);
+  if (ExpNeedsWideRange(x)) {
+    return MaskSelect(WideLanes(x), ExpFloatWide(x), ExpFloatNarrow(x));
+  }
   return ExpFloatNarrow(x);
 }
 
@@ -406,12 +418,18 @@ inline P Expm1SeriesOrExp(const P& x) {
                     psub(Exp(x), One<P>()));
 }
 template <typename P>
+EIGEN_ALWAYS_INLINE P Expm1FloatNarrow(const P& x) {
+  const ExpParts<P> e = ExpReduce(x);
+  const P scale = Pow2(e.shifted);
+  return pmadd(scale, pmul(ExpPolyQ(e.r), e.r), psub(scale, One<P>()));
+}
+template <typename P>
 EIGEN_ALWAYS_INLINE P Expm1(const P& x) {
   if constexpr (std::is_same_v<ScalarOf<P>, float>) {
-    if (ExpNeedsWideRange(x)) return Expm1SeriesOrExp(x);
-    const ExpParts<P> e = ExpReduce(x);
-    const P scale = Pow2(e.shifted);
-    return pmadd(scale, pmul(ExpPolyQ(e.r), e.r), psub(scale, One<P>()));
+    if (ExpNeedsWideRange(x)) {
+      return MaskSelect(WideLanes(x), Expm1SeriesOrExp(x), Expm1FloatNarrow(x));
+    }
+    return Expm1FloatNarrow(x);
   } else {
     return Expm1SeriesOrExp(x);
   }
@@ -426,12 +444,15 @@ struct ExpPair {
 template <typename P>
 EIGEN_ALWAYS_INLINE ExpPair<P> ExpAndExpm1(const P& x) {
   if constexpr (std::is_same_v<ScalarOf<P>, float>) {
-    if (!ExpNeedsWideRange(x)) {
-      const ExpParts<P> e = ExpReduce(x);
-      const P scale = Pow2(e.shifted);
-      const P rq = pmul(ExpPolyQ(e.r), e.r);  // e^r - 1
-      return {pmadd(scale, rq, scale), pmadd(scale, rq, psub(scale, One<P>()))};
-    }
+    const ExpParts<P> e = ExpReduce(x);
+    const P scale = Pow2(e.shifted);
+    const P rq = pmul(ExpPolyQ(e.r), e.r);  // e^r - 1
+    const ExpPair<P> narrow = {pmadd(scale, rq, scale),
+                               pmadd(scale, rq, psub(scale, One<P>()))};
+    if (!ExpNeedsWideRange(x)) return narrow;
+    const Mask<P> wide = WideLanes(x);
+    return {MaskSelect(wide, ExpFloatWide(x), narrow.exp),
+            MaskSelect(wide, Expm1SeriesOrExp(x), narrow.expm1)};
   }
   return {Exp(x), Expm1(x)};
 }

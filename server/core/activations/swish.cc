@@ -34,9 +34,8 @@ struct Swish {
   // roundings as σ's 1/(1 + e^{-|βx|}) but no select or second multiply
   // (swish and silu forward ~27% faster on AVX-512, swiglu ~15%). Elsewhere
   // x·σ(βx), which keeps the limits at ±inf and the subnormal results of the
-  // far left tail. A packet with lanes of both kinds takes both forms (the
-  // wide exp has the narrow one's bits in range), so a lane's result does not
-  // depend on its neighbours.
+  // far left tail. A packet with lanes of both kinds takes both forms, lane by
+  // lane (pm::WideLanes).
   EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     const P bx = BetaX(x);
     if constexpr (std::is_same_v<T, float>) {
@@ -47,7 +46,7 @@ struct Swish {
       }
       const P quotient =
           pm::pdiv(x, pm::padd(pm::One<P>(), pm::ExpFloatWide(minus_bx)));
-      return pm::MaskSelect(pm::MaskLt(pm::Set<P>(87.0), pm::pabs(bx)),
+      return pm::MaskSelect(pm::WideLanes(bx),
                             pm::TimesVanishing(x, pm::Sigmoid(bx)), quotient);
     }
     return pm::TimesVanishing(x, pm::Sigmoid(bx));
