@@ -12,9 +12,11 @@
 // and "..._faithful_only").
 #include "server/core/half.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -367,6 +369,84 @@ INSTANTIATE_TEST_SUITE_P(
       }
       return name;
     });
+
+// Equal bits, or both NaN (as tests/core/streaming_test.cc: the contract
+// promises NaN for NaN, not its sign or payload).
+bool SameBits(DType t, uint16_t a, uint16_t b) {
+  return a == b || (std::isnan(Widen(t, a)) && std::isnan(Widen(t, b)));
+}
+
+// Forward, or backward with `dy` (null: ones), on the given patterns.
+std::vector<uint16_t> RunOn(DType t, const Reference& ref,
+                            const std::vector<uint16_t>& x,
+                            const std::vector<uint16_t>* dy) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  ActivationRequest req;
+  req.name = ref.name;
+  req.params = &ref.params;
+  req.input = ConstTensorView{t, x.data(), {n}};
+  const ConstTensorView grad{t, dy != nullptr ? dy->data() : nullptr, {n}};
+  if (dy != nullptr) req.grad_output = &grad;
+  BufferSink sink;
+  const absl::Status s =
+      dy != nullptr ? RunBackward(req, sink) : RunForward(req, sink);
+  EXPECT_TRUE(s.ok()) << s;
+  const BufferSink::Buffer* out =
+      sink.Find(dy != nullptr ? "grad_input" : "output");
+  std::vector<uint16_t> v(n);
+  if (out != nullptr && out->dtype == t) {
+    std::memcpy(v.data(), out->bytes.data(), n * 2);
+  } else {
+    ADD_FAILURE() << "no " << DTypeName(t) << " result";
+  }
+  return v;
+}
+
+// The 16-bit loops remember the float64 redos of a call by their inputs
+// (half_loops.h, Refiner): an input seen again takes the remembered result.
+// Every pattern four times over, shuffled, must give the bits of one pass over
+// the distinct inputs; backward with dy from three values, pairs distinct in
+// the first pass.
+TEST(HalfRefiner, RepeatedInputsGiveTheBitsOfDistinctOnes) {
+  std::mt19937 gen(7);
+  std::vector<uint16_t> x(kPatterns), dy(kPatterns);
+  const uint16_t dys[3][2] = {{0x3F80, 0x3C00},
+                              {0xC0A3, 0xC51B},
+                              {0x3DCD, 0x2E66}};  // 1, -5.1, 0.1 (bf16, f16)
+  for (const Reference& ref : ElementwiseReferences()) {
+    for (DType t : {DType::kBFloat16, DType::kFloat16}) {
+      const int which = t == DType::kBFloat16 ? 0 : 1;
+      std::vector<uint16_t> all_x, all_dy;
+      for (int d = 0; d < 3; ++d) {
+        for (int i = 0; i < kPatterns; ++i) {
+          all_x.push_back(static_cast<uint16_t>(i));
+          all_dy.push_back(dys[d][which]);
+        }
+      }
+      const std::vector<uint16_t> fwd = RunOn(t, ref, all_x, nullptr);
+      const std::vector<uint16_t> bwd = RunOn(t, ref, all_x, &all_dy);
+      std::vector<int> order;
+      for (int r = 0; r < 4; ++r) {
+        for (int i = 0; i < 3 * kPatterns; ++i) order.push_back(i);
+      }
+      std::shuffle(order.begin(), order.end(), gen);
+      std::vector<uint16_t> rx, rdy;
+      for (int i : order) {
+        rx.push_back(all_x[i]);
+        rdy.push_back(all_dy[i]);
+      }
+      const std::vector<uint16_t> rfwd = RunOn(t, ref, rx, nullptr);
+      const std::vector<uint16_t> rbwd = RunOn(t, ref, rx, &rdy);
+      int64_t fwd_diff = 0, bwd_diff = 0;
+      for (size_t k = 0; k < order.size(); ++k) {
+        fwd_diff += !SameBits(t, rfwd[k], fwd[order[k]]);
+        bwd_diff += !SameBits(t, rbwd[k], bwd[order[k]]);
+      }
+      EXPECT_EQ(fwd_diff, 0) << ref.label << " " << Name(t) << " forward";
+      EXPECT_EQ(bwd_diff, 0) << ref.label << " " << Name(t) << " backward";
+    }
+  }
+}
 
 // hardsigmoid's 16-bit loops skip the float64 redo (kRoundsOnce) because
 // dx = dy/6 is one rounding of exact values: the exhaustive test above has
