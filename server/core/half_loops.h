@@ -187,16 +187,19 @@ inline Flags Suspect(const P& v) {
         _mm512_and_si512(_mm512_add_epi16(u, _mm512_set1_epi16(0x1002)),
                          _mm512_set1_epi16(0x1FFF)),
         _mm512_set1_epi16(4));
-    // half_bits::SuspectF16Subnormal, 16 lanes at once.
+    // half_bits::SuspectF16Subnormal, 16 lanes at once: with t = |v|·2^24,
+    // g = t - 1/2 (exact, one fused operation) and vreduceps' g - round(g),
+    // the distance of t from the nearest midpoint k + 1/2.
     const __m512 a = _mm512_abs_ps(v);
     const __mmask16 tiny =
         _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p-14f), _CMP_LT_OQ);
-    const __m512 t = _mm512_mul_ps(a, _mm512_set1_ps(0x1p24f));
-    const __m512 f = _mm512_sub_ps(
-        t, _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+    const __m512 g =
+        _mm512_fmsub_ps(a, _mm512_set1_ps(0x1p24f), _mm512_set1_ps(0.5f));
+    const __m512 off =
+        _mm512_reduce_round_ps(g, _MM_FROUND_TO_NEAREST_INT, _MM_FROUND_NO_EXC);
     const __mmask16 near_mid = _mm512_cmp_ps_mask(
-        _mm512_abs_ps(_mm512_sub_ps(f, _mm512_set1_ps(0.5f))),
-        _mm512_mul_ps(t, _mm512_set1_ps(0x1p-14f)), _CMP_LE_OQ);
+        _mm512_abs_ps(off), _mm512_mul_ps(a, _mm512_set1_ps(0x1p10f)),
+        _CMP_LE_OQ);
     return (Flags{static_cast<__mmask16>(tiny & near_mid)} << 32) |
            (near & 0x55555555u);
   }
