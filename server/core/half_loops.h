@@ -155,6 +155,36 @@ inline void Store(H* p, const P& v) {
 #endif
 }
 
+// Whether Suspect may skip float16's subnormal-midpoint test (six to eight
+// vector operations) in a packet with no result below float16's normals. The
+// skip is a branch, so the loops take it (Suspect<H, true>, RunGated) only
+// while such packets are rare, decided per block from the previous block:
+// where most packets hold a tiny result (GELU's left tail on normal(0, 3)
+// data: two packets in three) an always-taken skip mispredicted and made
+// float16 GELU 1.5x slower; where few do, skipping made float16 forwards
+// 18-30% faster (leaky_relu, prelu, swish, mish, tanh on AVX-512; AVX2 alike).
+struct TinyGate {
+  bool skip = true;
+  int small_packets = 0;  // in this block
+  void NextBlock() {
+    skip = small_packets <= 4;
+    small_packets = 0;
+  }
+};
+
+// Runs packets(std::true_type) where float16's skip is on, else
+// packets(std::false_type).
+template <typename H, typename Packets>
+EIGEN_ALWAYS_INLINE void RunGated(const TinyGate& gate, Packets& packets) {
+  if constexpr (kBf16<H>) {
+    packets(std::false_type{});
+  } else if (gate.skip) {
+    packets(std::true_type{});
+  } else {
+    packets(std::false_type{});
+  }
+}
+
 // Which lanes of v may be suspect (half_bits::SuspectBf16 / SuspectF16);
 // Lanes(flags) has bit i for lane i, and Refine redoes exactly those. Cheap on
 // AVX-512, where every vector operation counts: the near-a-boundary test runs
@@ -162,7 +192,8 @@ inline void Store(H* p, const P& v) {
 // bfloat16's tiny test is one fpclass (float32 subnormal); the flags keep the
 // first mask's even bits in their low half and the per-lane one in their high
 // half, and only Refine packs them (the test in 32-bit lanes, one vector
-// operation more, made the hot loops up to 15% slower).
+// operation more, made the hot loops up to 15% slower). kSkip and
+// small_packets: TinyGate.
 #if defined(__AVX512F__)
 using Flags = uint64_t;
 inline uint32_t Lanes(Flags f) {
@@ -173,8 +204,8 @@ inline uint32_t Lanes(Flags f) {
   even = (even | (even >> 8)) & 0x0000FFFFu;
   return even | static_cast<uint32_t>(f >> 32);
 }
-template <typename H>
-inline Flags Suspect(const P& v) {
+template <typename H, bool kSkip = false>
+inline Flags Suspect(const P& v, int* small_packets = nullptr) {
   const __m512i u = _mm512_castps_si512(v);
   if constexpr (kBf16<H>) {
     const __mmask32 near = _mm512_cmple_epu16_mask(
@@ -193,6 +224,8 @@ inline Flags Suspect(const P& v) {
     const __m512 a = _mm512_abs_ps(v);
     const __mmask16 tiny =
         _mm512_cmp_ps_mask(a, _mm512_set1_ps(0x1p-14f), _CMP_LT_OQ);
+    if (small_packets != nullptr) *small_packets += tiny != 0;
+    if (kSkip && tiny == 0) return near & 0x55555555u;
     const __m512 g =
         _mm512_fmsub_ps(a, _mm512_set1_ps(0x1p24f), _mm512_set1_ps(0.5f));
     const __m512 off =
@@ -209,8 +242,8 @@ inline Flags Suspect(const P& v) {
 // bit i for lane i.
 using Flags = uint32_t;
 inline uint32_t Lanes(Flags f) { return f; }
-template <typename H>
-inline Flags Suspect(const P& v) {
+template <typename H, bool kSkip = false>
+inline Flags Suspect(const P& v, int* small_packets = nullptr) {
   const __m256i u = _mm256_castps_si256(v);
   constexpr int kAdd = kBf16<H> ? 0x8002 : 0x1002;
   constexpr int kMask = kBf16<H> ? 0xFFFF : 0x1FFF;
@@ -227,14 +260,19 @@ inline Flags Suspect(const P& v) {
   } else {
     // half_bits::SuspectF16Subnormal.
     const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+    const __m256 small = _mm256_cmp_ps(a, _mm256_set1_ps(0x1p-14f), _CMP_LT_OQ);
+    const bool none = _mm256_testz_ps(small, small);
+    if (small_packets != nullptr) *small_packets += !none;
+    if (kSkip && none) {
+      return static_cast<Flags>(_mm256_movemask_ps(_mm256_castsi256_ps(near)));
+    }
     const __m256 t = _mm256_mul_ps(a, _mm256_set1_ps(0x1p24f));
     const __m256 f = _mm256_sub_ps(t, _mm256_floor_ps(t));
     const __m256 off = _mm256_andnot_ps(_mm256_set1_ps(-0.0f),
                                         _mm256_sub_ps(f, _mm256_set1_ps(0.5f)));
     tiny = _mm256_castps_si256(_mm256_and_ps(
-        _mm256_cmp_ps(a, _mm256_set1_ps(0x1p-14f), _CMP_LT_OQ),
-        _mm256_cmp_ps(off, _mm256_mul_ps(t, _mm256_set1_ps(0x1p-14f)),
-                      _CMP_LE_OQ)));
+        small, _mm256_cmp_ps(off, _mm256_mul_ps(t, _mm256_set1_ps(0x1p-14f)),
+                             _CMP_LE_OQ)));
   }
   return static_cast<Flags>(
       _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(near, tiny))));
@@ -242,8 +280,8 @@ inline Flags Suspect(const P& v) {
 #else
 using Flags = uint32_t;
 inline uint32_t Lanes(Flags f) { return f; }
-template <typename H>
-inline Flags Suspect(const P& v) {
+template <typename H, bool kSkip = false>
+inline Flags Suspect(const P& v, int* = nullptr) {
   alignas(64) float f[W];
   pm::pstore(f, v);
   Flags lanes = 0;
@@ -346,6 +384,7 @@ inline uint32_t FirstLanes(int64_t count) {
 template <typename H, Narrow kMode, bool kRefine, typename K32, typename Eval64>
 void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
   Refiner<H, Eval64> refine(eval64);
+  TinyGate gate;
   Flags flags[64];
   for (int64_t start = 0; start < n; start += kBlock) {
     const int64_t end = std::min(n, start + kBlock);
@@ -365,14 +404,17 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
       }
     }
 #endif
-    for (; i + W <= end; i += W, ++p) {
-      const P v = k.Forward(Load(x + i));
-      Store<H, kMode>(y + i, v);
-      if constexpr (kRefine) {
-        flags[p] = Suspect<H>(v);
-        any |= flags[p];
+    auto packets = [&](auto skip) ACTD_INLINE_LAMBDA {
+      for (; i + W <= end; i += W, ++p) {
+        const P v = k.Forward(Load(x + i));
+        Store<H, kMode>(y + i, v);
+        if constexpr (kRefine) {
+          flags[p] = Suspect<H, skip()>(v, &gate.small_packets);
+          any |= flags[p];
+        }
       }
-    }
+    };
+    RunGated<H>(gate, packets);
     if (i < end) {
       H xb[W] = {}, yb[W];
       std::copy(x + i, x + end, xb);
@@ -392,6 +434,7 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
         }
       }
     }
+    gate.NextBlock();
   }
 }
 
@@ -405,6 +448,7 @@ double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
                 const Eval64& eval64) {
   const P ones = pm::One<P>();
   Refiner<H, Eval64> refine(eval64);
+  TinyGate gate;
   double total = 0;
   for (int64_t start = 0; start < n; start += kBlock) {
     const int64_t end = std::min(n, start + kBlock);
@@ -412,20 +456,24 @@ double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
     Flags flags[64];
     Flags any = 0;
     // One packet at ap/dyp (dyp null: ones) into dxp; its suspect lanes.
-    auto one = [&](const H* ap, const H* dyp, H* dxp) {
+    auto one = [&](const H* ap, const H* dyp, H* dxp,
+                   auto skip) ACTD_INLINE_LAMBDA {
       const P av = Load(ap);
       const P dyv = dyp != nullptr ? Load(dyp) : ones;
       P dxv = step(av, dyv, term);
       if constexpr (kSelectNaN) dxv = pm::KeepNaN(av, dxv);
       Store<H, kMode>(dxp, dxv);
       if constexpr (kSumTerm) acc = pm::padd(acc, term);
-      return kRefine ? Suspect<H>(dxv) : Flags{0};
+      return kRefine ? Suspect<H, skip()>(dxv, &gate.small_packets) : Flags{0};
     };
     int64_t i = start;
-    for (int p = 0; i + W <= end; i += W, ++p) {
-      flags[p] = one(a + i, dy != nullptr ? dy + i : nullptr, dx + i);
-      any |= flags[p];
-    }
+    auto packets = [&](auto skip) ACTD_INLINE_LAMBDA {
+      for (int p = 0; i + W <= end; i += W, ++p) {
+        flags[p] = one(a + i, dy != nullptr ? dy + i : nullptr, dx + i, skip);
+        any |= flags[p];
+      }
+    };
+    RunGated<H>(gate, packets);
     if (kRefine && any != 0) {
       for (int64_t j = start, p = 0; j + W <= end; j += W, ++p) {
         if (flags[p] != 0) {
@@ -443,7 +491,8 @@ double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
       } else {
         std::fill(dyb, dyb + (end - i), H(1.0f));
       }
-      const uint32_t tail = Lanes(one(ab, dyb, dxb)) & FirstLanes(end - i);
+      const uint32_t tail =
+          Lanes(one(ab, dyb, dxb, std::false_type{})) & FirstLanes(end - i);
       if (kRefine && tail != 0) {
         refine(ab, dy != nullptr ? dyb : static_cast<const H*>(nullptr), dxb,
                tail);
@@ -455,6 +504,7 @@ double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
       pm::pstore(lanes, acc);
       for (float v : lanes) total += v;
     }
+    gate.NextBlock();
   }
   return total;
 }
