@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/core/activation.h"
 #include "server/service/tensor_codec.h"
+#include "server/service/wire.h"
 
 namespace actd {
 namespace {
@@ -186,9 +187,15 @@ absl::Status Forward(const activation::v1::ForwardRequest& request,
     return name == "output" ? response->mutable_output()
                             : &(*response->mutable_extras())[std::string(name)];
   });
-  if (reusable != nullptr && ForwardMayOverwrite(FindActivation(d.request.name),
-                                                 d.request.input, *reusable)) {
-    sink.Reuse("output", reusable);
+  if (reusable != nullptr) {
+    if (ForwardMayOverwrite(FindActivation(d.request.name), d.request.input,
+                            *reusable)) {
+      sink.Reuse("output", reusable);
+    } else {
+      // The parse kept the freed receive buffers (wire.h, kTrimsOf): a new
+      // output must not be added to them.
+      wire::ReturnReceivedMemory(request.ByteSizeLong());
+    }
   }
   return Compute([&] { return RunForward(d.request, sink); }, sink, timing);
 }

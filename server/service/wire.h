@@ -31,6 +31,15 @@
 
 namespace actd::wire {
 
+// When the pages of a large message's released slices go back to the kernel
+// (wire.cc says why they are not simply kept).
+enum class Trims {
+  kWhileParsing,  // as the parse moves past them: the call's peak holds about
+                  // one copy of the input
+  kByCaller,      // not during the parse: ReturnReceivedMemory() when the
+                  // call needs them given back
+};
+
 // Parses `buffer` into `msg`, releasing each slice once it has been consumed,
 // and takes the buffer's contents (it is empty on return). A compressed
 // message (gzip or deflate) is inflated first; INVALID_ARGUMENT when the bytes
@@ -38,7 +47,13 @@ namespace actd::wire {
 // `max_bytes`, UNIMPLEMENTED for another compression algorithm.
 absl::Status ParseReleasing(grpc::ByteBuffer* buffer,
                             google::protobuf::MessageLite* msg,
-                            int64_t max_bytes);
+                            int64_t max_bytes,
+                            Trims trims = Trims::kWhileParsing);
+
+// After a parse with Trims::kByCaller of a message of `message_bytes`: gives
+// the heap's free pages back to the kernel if the parse would have (a large
+// message), before the call allocates a buffer as large as its input.
+void ReturnReceivedMemory(size_t message_bytes);
 
 // Serializes `msg` into `buffer`; raw_data (raw_output_contents) of at least
 // 64 KiB becomes a slice that owns the string, which is moved out of `msg`
@@ -56,7 +71,7 @@ absl::Status SerializeCopying(const google::protobuf::MessageLite& msg,
                               grpc::ByteBuffer* buffer);
 
 // Sets the allocator up for message buffers (wire.cc says why) and starts a
-// thread that trims the heap once no message has come for 250 ms, so that a
+// thread that trims the heap once no call has been open for 250 ms, so that a
 // server at rest holds what it uses. Call first thing in main, before any
 // other thread starts (glibc fixes its arena limit at the second thread's
 // first allocation); later calls do nothing.
@@ -67,8 +82,31 @@ void TuneAllocator();
 void SetMaxReceiveBytes(int64_t bytes);
 int64_t MaxReceiveBytes();
 
+// A Forward's output usually overwrites its input's string (a large raw
+// element-wise tensor, EvaluateForwardInPlace), so the received slices freed by
+// its parse do not add to the call's peak: they stay for the next call's
+// receive instead of being faulted in again. EvaluateForwardInPlace returns
+// them when it cannot overwrite. Every other request trims while parsing.
+template <class Msg>
+inline constexpr Trims kTrimsOf = Trims::kWhileParsing;
+template <>
+inline constexpr Trims kTrimsOf<activation::v1::ForwardRequest> =
+    Trims::kByCaller;
+
+// Counts itself among the open calls while it exists: the server is at rest
+// (and the idle trimmer may give memory back) only when no call is open.
+class OpenCall {
+ public:
+  OpenCall();
+  OpenCall(const OpenCall&);
+  OpenCall& operator=(const OpenCall&) = default;
+  ~OpenCall();
+};
+
 // A request as the handler gets it: the message, the size it had on the wire,
-// and OK or why it could not be parsed.
+// and OK or why it could not be parsed. gRPC makes it just before the parse
+// and destroys it once the call is done (its response sent), so it is an
+// OpenCall: a large response still being sent keeps its call open.
 template <class Msg>
 struct Received {
   // gRPC hands the handler its request as const; the call is the message's
@@ -76,6 +114,7 @@ struct Received {
   mutable Msg message;
   size_t wire_bytes = 0;
   absl::Status status;
+  OpenCall open;
 };
 
 // A response as the handler built it.
@@ -93,8 +132,9 @@ class SerializationTraits<actd::wire::Received<Msg>, void> {
   static Status Deserialize(ByteBuffer* buffer,
                             actd::wire::Received<Msg>* received) {
     received->wire_bytes = buffer->Length();
-    received->status = actd::wire::ParseReleasing(
-        buffer, &received->message, actd::wire::MaxReceiveBytes());
+    received->status = actd::wire::ParseReleasing(buffer, &received->message,
+                                                  actd::wire::MaxReceiveBytes(),
+                                                  actd::wire::kTrimsOf<Msg>);
     return Status::OK;
   }
 };

@@ -134,9 +134,11 @@ def listening_ports(pid):
 
 
 def raw_tensor(array):
-    """A Tensor carrying `array` (float32 or float64) as raw little-endian bytes."""
+    """A Tensor carrying `array` (float16, float32 or float64) as raw
+    little-endian bytes."""
     array = np.ascontiguousarray(array)
-    dtype = {np.dtype("float32"): pb.DATA_TYPE_FLOAT32,
+    dtype = {np.dtype("float16"): pb.DATA_TYPE_FLOAT16,
+             np.dtype("float32"): pb.DATA_TYPE_FLOAT32,
              np.dtype("float64"): pb.DATA_TYPE_FLOAT64}[array.dtype]
     return pb.Tensor(dtype=dtype, shape=list(array.shape),
                      raw_data=array.astype(array.dtype.newbyteorder("<")).tobytes())

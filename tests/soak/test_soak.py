@@ -11,7 +11,7 @@ HTTP/JSON (health, metadata, infer, unknown model, malformed JSON). Every call m
 gets. After a warm-up the server's resident memory may grow by less than
 16 MiB, and its threads and open files stay flat (read from /proc/<pid>,
 each time with the workers paused, no call in flight, after two large
-Forwards one at a time and a second of idle, in which actd trims its heap).
+Forwards one at a time and two seconds of idle, in which actd trims its heap).
 
 The server runs as shipped: actd sets glibc's allocator up itself (one
 arena, fixed thresholds) and trims its heap when idle, so the resident size
@@ -48,6 +48,8 @@ RSS_GROWTH_LIMIT = 16 * MiB
 MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
 
 DURATION = 120.0  # seconds, --duration
+# Idle before a reading: actd trims its heap after a second without a call.
+IDLE = 2.0
 
 OK = grpc.StatusCode.OK
 CANCELLED = grpc.StatusCode.CANCELLED
@@ -162,7 +164,7 @@ class Traffic:
 
     def settle(self):
         """Two large Forwards, one at a time, the same before every reading;
-        the second of idle that follows lets actd trim its heap, so what
+        the idle seconds that follow let actd trim its heap, so what
         remains resident is what it holds."""
         for _ in range(2):
             self.stub.Forward(harness.forward_request(
@@ -479,13 +481,13 @@ class SoakTest(harness.ActdTestCase):
             if now >= next_quiet and (not quiet or now < DURATION - every / 2):
                 soak.quiet()
                 traffic.settle()
-                time.sleep(1.0)
+                time.sleep(IDLE)
                 quiet.append((now,) + proc_figures(server.pid))
                 soak.paused.clear()
                 next_quiet += every
         soak.quiet()
         traffic.settle()
-        time.sleep(1.0)
+        time.sleep(IDLE)
         quiet.append((time.monotonic() - start,) + proc_figures(server.pid))
         soak.stop.set()
         for w in workers:
