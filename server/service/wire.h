@@ -31,28 +31,29 @@
 
 namespace actd::wire {
 
-// When the pages of a large message's released slices go back to the kernel
-// (wire.cc says why they are not simply kept).
-enum class Trims {
-  kWhileParsing,  // as the parse moves past them: the call's peak holds about
-                  // one copy of the input
-  kByCaller,      // not during the parse: ReturnReceivedMemory() when the
-                  // call needs them given back
-};
-
 // Parses `buffer` into `msg`, releasing each slice once it has been consumed,
 // and takes the buffer's contents (it is empty on return). A compressed
 // message (gzip or deflate) is inflated first; INVALID_ARGUMENT when the bytes
 // are not a `msg`, RESOURCE_EXHAUSTED when the message inflates to more than
-// `max_bytes`, UNIMPLEMENTED for another compression algorithm.
+// `max_bytes`, UNIMPLEMENTED for another compression algorithm. The heap's
+// free pages are given back to the kernel while a large message is read, so
+// the call's peak holds about one copy of its input.
 absl::Status ParseReleasing(grpc::ByteBuffer* buffer,
                             google::protobuf::MessageLite* msg,
-                            int64_t max_bytes,
-                            Trims trims = Trims::kWhileParsing);
+                            int64_t max_bytes);
 
-// After a parse with Trims::kByCaller of a message of `message_bytes`: gives
-// the heap's free pages back to the kernel if the parse would have (a large
-// message), before the call allocates a buffer as large as its input.
+// The same for a Forward, whose output usually overwrites its input's string
+// (a large raw element-wise tensor, EvaluateForwardInPlace): the slices freed
+// by its parse do not add to its peak, so they stay in the heap for the next
+// call's receive instead of being given back and faulted in again. The caller
+// calls ReturnReceivedMemory() when its output cannot overwrite the input.
+absl::Status ParseReleasing(grpc::ByteBuffer* buffer,
+                            activation::v1::ForwardRequest* msg,
+                            int64_t max_bytes);
+
+// After a Forward's parse of a message of `message_bytes`: gives the heap's
+// free pages back to the kernel if the parse of another request would have (a
+// large message), before the call allocates a buffer as large as its input.
 void ReturnReceivedMemory(size_t message_bytes);
 
 // Serializes `msg` into `buffer`; raw_data (raw_output_contents) of at least
@@ -81,17 +82,6 @@ void TuneAllocator();
 // (the server's --max_message_bytes), before any call.
 void SetMaxReceiveBytes(int64_t bytes);
 int64_t MaxReceiveBytes();
-
-// A Forward's output usually overwrites its input's string (a large raw
-// element-wise tensor, EvaluateForwardInPlace), so the received slices freed by
-// its parse do not add to the call's peak: they stay for the next call's
-// receive instead of being faulted in again. EvaluateForwardInPlace returns
-// them when it cannot overwrite. Every other request trims while parsing.
-template <class Msg>
-inline constexpr Trims kTrimsOf = Trims::kWhileParsing;
-template <>
-inline constexpr Trims kTrimsOf<activation::v1::ForwardRequest> =
-    Trims::kByCaller;
 
 // Counts itself among the open calls while it exists: the server is at rest
 // (and the idle trimmer may give memory back) only when no call is open.
@@ -132,9 +122,8 @@ class SerializationTraits<actd::wire::Received<Msg>, void> {
   static Status Deserialize(ByteBuffer* buffer,
                             actd::wire::Received<Msg>* received) {
     received->wire_bytes = buffer->Length();
-    received->status = actd::wire::ParseReleasing(buffer, &received->message,
-                                                  actd::wire::MaxReceiveBytes(),
-                                                  actd::wire::kTrimsOf<Msg>);
+    received->status = actd::wire::ParseReleasing(
+        buffer, &received->message, actd::wire::MaxReceiveBytes());
     return Status::OK;
   }
 };

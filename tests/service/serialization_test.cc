@@ -244,6 +244,38 @@ TEST(Serialization, RequestsAreParsedFromSlices) {
   CheckParseAll(batch);
 }
 
+// A Forward's parse reserves input.raw_data at the length the message's first
+// bytes declare (wire.cc, ReserveDeclaredRawData). What it parses must not
+// depend on that: raw_data before the other fields, input given twice (merged:
+// the later raw_data wins, shorter or longer), or a declared length beyond the
+// bytes received (both parses fail).
+TEST(Serialization, ForwardParseIsProtobufsWhateverTheDeclaredLength) {
+  const pb::Tensor large = Raw(1 << 16);
+  pb::ForwardRequest data_only, rest, small;
+  data_only.mutable_input()->set_raw_data(large.raw_data());
+  rest.mutable_activation()->set_name("relu");
+  rest.mutable_input()->set_dtype(large.dtype());
+  *rest.mutable_input()->mutable_shape() = large.shape();
+  *small.mutable_input() = Raw(10, 3);
+  for (const std::string& bytes :
+       {data_only.SerializeAsString() + rest.SerializeAsString(),
+        small.SerializeAsString() + data_only.SerializeAsString(),
+        data_only.SerializeAsString() + small.SerializeAsString()}) {
+    pb::ForwardRequest expected;
+    ASSERT_TRUE(expected.ParseFromString(bytes));
+    for (size_t chunk : {size_t{0}, size_t{13}, size_t{4096}}) {
+      CheckParse(expected, bytes, chunk);
+    }
+  }
+  std::string cut = data_only.SerializeAsString();
+  cut.resize(cut.size() / 2);
+  grpc::Slice slice(cut.data(), cut.size());
+  grpc::ByteBuffer buffer(&slice, 1);
+  pb::ForwardRequest msg;
+  EXPECT_EQ(wire::ParseReleasing(&buffer, &msg, 1 << 20).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(Serialization, MalformedInputFails) {
   std::string bytes = Forward(1000).SerializeAsString();
   bytes.resize(bytes.size() - 1);  // raw_data shorter than its length
