@@ -459,7 +459,8 @@ absl::Status ParseSlices(std::vector<grpc::Slice> slices,
   messages_parsed.fetch_add(1, std::memory_order_relaxed);
   ReleasingReader reader(std::move(slices), trims);
   google::protobuf::io::CodedInputStream coded(&reader);
-  if (!msg->MergeFromCodedStream(&coded)) {
+  // A merge may stop at a zero or end-group tag; a message must not.
+  if (!msg->MergeFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
     return absl::InvalidArgumentError(
         "request: the bytes received are not a valid " + msg->GetTypeName());
   }

@@ -267,6 +267,19 @@ TEST(Serialization, ForwardParseIsProtobufsWhateverTheDeclaredLength) {
       CheckParse(expected, bytes, chunk);
     }
   }
+  // A zero tag or an end-group tag ends a merge but not a message.
+  for (const char* stop : {"\x00", "\x0c"}) {
+    const std::string bytes =
+        rest.SerializeAsString() + std::string(stop, 1) + "\x08\x01";
+    pb::ForwardRequest reference;
+    ASSERT_FALSE(reference.ParseFromString(bytes));
+    grpc::Slice slice(bytes.data(), bytes.size());
+    grpc::ByteBuffer buffer(&slice, 1);
+    pb::ForwardRequest msg;
+    EXPECT_EQ(wire::ParseReleasing(&buffer, &msg, 1 << 20).code(),
+              absl::StatusCode::kInvalidArgument)
+        << int{stop[0]};
+  }
   std::string cut = data_only.SerializeAsString();
   cut.resize(cut.size() / 2);
   grpc::Slice slice(cut.data(), cut.size());
