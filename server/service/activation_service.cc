@@ -59,13 +59,15 @@ std::string DTypeLabel(const pb::Tensor& t) {
   return "unspecified";
 }
 CallFacts Facts(const pb::ForwardRequest& r) {
-  return {r.activation().name(), DTypeLabel(r.input()), Elements(r.input())};
+  return {r.activation().name(), DTypeLabel(r.input()), Elements(r.input()),
+          absl::OkStatus()};
 }
 CallFacts Facts(const pb::BackwardRequest& r) {
-  return {r.activation().name(), DTypeLabel(r.input()), Elements(r.input())};
+  return {r.activation().name(), DTypeLabel(r.input()), Elements(r.input()),
+          absl::OkStatus()};
 }
 CallFacts Facts(const pb::BatchEvaluateRequest& r) {
-  CallFacts f{"batch", "mixed", 0};
+  CallFacts f{"batch", "mixed", 0, absl::OkStatus()};
   for (const auto& item : r.items()) {
     f.elements += item.has_forward() ? Elements(item.forward().input())
                                      : Elements(item.backward().input());

@@ -610,7 +610,7 @@ absl::Status Infer(const ModelInferRequest& request, std::string* reusable,
 }  // namespace
 
 CallFacts FactsOf(const ModelInferRequest& request) {
-  CallFacts facts{request.model_name(), "unspecified", 0};
+  CallFacts facts{request.model_name(), "unspecified", 0, absl::OkStatus()};
   for (const InputTensor& t : request.inputs()) {
     if (t.name() != "x") continue;
     const DataTypeRow* row = FindDataType(t.datatype());
