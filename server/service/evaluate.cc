@@ -192,8 +192,8 @@ absl::Status Forward(const activation::v1::ForwardRequest& request,
                             *reusable)) {
       sink.Reuse("output", reusable);
     } else {
-      // The parse kept the freed receive buffers (wire.h, kTrimsOf): a new
-      // output must not be added to them.
+      // The parse kept the freed receive buffers (wire::ParseReleasing of a
+      // ForwardRequest): a new output must not be added to them.
       wire::ReturnReceivedMemory(request.ByteSizeLong());
     }
   }

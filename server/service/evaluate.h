@@ -75,9 +75,10 @@ absl::Status EvaluateForward(const activation::v1::ForwardRequest& request,
 // EvaluateForward for a caller that owns `request`: an element-wise
 // activation writes its float32 or float64 output over the input's raw_data
 // (ForwardMayOverwrite), which moves into the response, so the call holds one
-// tensor instead of two. `request`'s input is left unspecified. A request
-// parsed with wire::Trims::kByCaller: when the output cannot overwrite the
-// input, the freed receive buffers are given back before it is allocated.
+// tensor instead of two. `request`'s input is left unspecified. `request` comes
+// from wire::ParseReleasing, which keeps the receive buffers it freed: when the
+// output cannot overwrite the input, they are given back before it is
+// allocated.
 absl::Status EvaluateForwardInPlace(activation::v1::ForwardRequest* request,
                                     activation::v1::ForwardResponse* response,
                                     const ServiceOptions& options,

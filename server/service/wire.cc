@@ -399,12 +399,13 @@ size_t FreeHeapBytes() {
 #endif
 }
 
-// Hands the heap's free pages back to the kernel in every period without a
-// message and without an open call in which the heap's free space has changed
-// since the last trim: under load, buffers stay for the next call to reuse (a
-// 16 Mi-element call spends most of its second sending, and trimming then made
-// the next one fault its receive buffers in again); at rest, the resident size
-// is what the server holds, and an idle heap is not trimmed again and again.
+// Hands the heap's free pages back to the kernel once kQuietPollsBeforeTrim
+// polls in a row have seen no new message and no open call, if the heap's free
+// space has changed since the last trim: under load, buffers stay for the next
+// call to reuse (with a 250 ms wait and no count of open calls, a slow client's
+// 16 Mi-element Forwards were trimmed between calls, and each faulted its
+// receive buffers in again); at rest, the resident size is what the server
+// holds, and an idle heap is not trimmed again and again.
 [[noreturn]] void TrimWhenIdle() {
   uint64_t seen = messages_parsed.load(std::memory_order_relaxed);
   size_t free_after_trim = FreeHeapBytes();
@@ -479,11 +480,11 @@ bool SkipTo(google::protobuf::io::CodedInputStream* in, uint32_t tag) {
 }
 
 // protobuf grows a bytes field of more than 50,000,000 bytes as it arrives: a
-// reallocation and a copy that lift a 16 Mi-element Forward's peak by about
-// 48 MiB over input + output once the received buffers are kept (Trims::
-// kByCaller). Reserved at the size the message's first bytes declare (at most
-// what was received), input.raw_data is written once. Messages that do not
-// declare it within their first kPeekBytes are parsed as they are.
+// reallocation and a copy that lifted a 16 Mi-element Forward's peak to input +
+// output + 31.8 MiB once the received buffers are kept (Trims::kByCaller).
+// Reserved at the size the message's first bytes declare (at most what was
+// received), input.raw_data is written once. Messages that do not declare it
+// within their first kPeekBytes are parsed as they are.
 void ReserveDeclaredRawData(const std::vector<grpc::Slice>& slices,
                             pb::ForwardRequest* msg) {
   constexpr size_t kPeekBytes = 4096;

@@ -72,8 +72,8 @@ absl::Status SerializeCopying(const google::protobuf::MessageLite& msg,
                               grpc::ByteBuffer* buffer);
 
 // Sets the allocator up for message buffers (wire.cc says why) and starts a
-// thread that trims the heap once no call has been open for 250 ms, so that a
-// server at rest holds what it uses. Call first thing in main, before any
+// thread that trims the heap once no call has been open for a second, so that
+// a server at rest holds what it uses. Call first thing in main, before any
 // other thread starts (glibc fixes its arena limit at the second thread's
 // first allocation); later calls do nothing.
 void TuneAllocator();
