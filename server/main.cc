@@ -143,6 +143,7 @@ actd::ServerOptions MakeServerOptions(
   o.port = f.port;
   o.threads = f.threads;
   o.max_message_bytes = f.max_message_bytes;
+  o.max_concurrent_streams = f.max_concurrent_streams;
   o.max_connection_age = f.max_connection_age;
   o.shutdown_grace = f.shutdown_grace;
   o.keepalive_time = f.keepalive_time;

@@ -91,6 +91,10 @@ class Declarer {
         "most calls computing at once; more are refused with "
         "RESOURCE_EXHAUSTED (0 = no limit)")
         ->check(CLI::Range(0, 1 << 20));
+    Add("max-concurrent-streams", f_.max_concurrent_streams,
+        "most calls open at once on one connection; a client's further calls "
+        "wait on its side (0 = no limit)")
+        ->check(CLI::Range(0, 1 << 20));
   }
 
   void Compute() {

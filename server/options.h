@@ -30,6 +30,7 @@ struct ServerFlags {
   int64_t max_elements = int64_t{64} << 20;
   int max_batch_items = 1024;
   int max_inflight = 64;
+  int max_concurrent_streams = 100;
   // Compute
   int compute_threads = 0;
   std::string isa = "auto";

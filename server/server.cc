@@ -33,6 +33,15 @@ void ApplyTransportSettings(const ServerOptions& o,
   // One server per port: without this gRPC sets SO_REUSEPORT, and a second
   // actd on the same port would start and take half the connections.
   builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // The calls a connection has open are requests gRPC receives and holds
+  // until a thread admits or refuses them. Unbounded, a client sending faster
+  // than the server can even refuse grew its memory by ~150 MiB in 2 s
+  // (tests/soak/test_overload.py, the flood); bounded, its further calls wait
+  // on the client's side, under HTTP/2's flow control.
+  if (o.max_concurrent_streams > 0) {
+    builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                                o.max_concurrent_streams);
+  }
   if (o.max_connection_age > 0) {
     builder->AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
                                 Millis(o.max_connection_age));

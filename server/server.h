@@ -22,8 +22,9 @@ struct ServerOptions {
   int port = 50051;  // 0 = any free port
   int threads = 0;   // 0 = gRPC's default
   int64_t max_message_bytes = int64_t{256} << 20;
-  double max_connection_age = 300;  // seconds, 0 = never
-  double shutdown_grace = 20;       // seconds
+  int max_concurrent_streams = 100;  // per connection, 0 = no limit
+  double max_connection_age = 300;   // seconds, 0 = never
+  double shutdown_grace = 20;        // seconds
   double keepalive_time = 60;
   double keepalive_timeout = 20;
   std::shared_ptr<grpc::ServerCredentials> credentials =

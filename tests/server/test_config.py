@@ -22,13 +22,33 @@ GROUPS = {
     "Network": ["host", "port", "metrics-port", "threads", "max-connection-age",
                 "keepalive-time", "keepalive-timeout", "shutdown-grace"],
     "Limits": ["max-message-bytes", "max-elements", "max-batch-items",
-               "max-inflight"],
+               "max-inflight", "max-concurrent-streams"],
     "Compute": ["compute-threads", "isa"],
     "Observability": ["log-level", "log-format", "access-log"],
     "Security": ["tls-cert", "tls-key", "tls-client-ca", "auth-token-file"],
 }
 
 HELP_HINT = "Run with --help for more information."
+
+
+def http2_settings(port):
+    """The SETTINGS a server sends first on a cleartext HTTP/2 connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                     b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        data = b""
+        while len(data) < 9 or len(data) < 9 + int.from_bytes(data[:3], "big"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                raise AssertionError("connection closed after %r" % data)
+            data += chunk
+    length, kind = int.from_bytes(data[:3], "big"), data[3]
+    if kind != 4:
+        raise AssertionError("first frame is type %d, not SETTINGS" % kind)
+    payload = data[9:9 + length]
+    return {int.from_bytes(payload[i:i + 2], "big"):
+            int.from_bytes(payload[i + 2:i + 6], "big")
+            for i in range(0, length, 6)}
 
 
 class ConfigTest(h.ActdTestCase):
@@ -226,6 +246,14 @@ class ConfigTest(h.ActdTestCase):
                       (first.port, first.port), out + err)
         info = first.stub().GetServerInfo(h.pb.GetServerInfoRequest(), timeout=5)
         self.assertTrue(info.version)
+
+    def test_max_concurrent_streams_is_announced(self):
+        # The server's HTTP/2 SETTINGS carry the limit (id 3); 0 sends none.
+        for flags, expected in (([], 100), (["--max-concurrent-streams", 7], 7),
+                                (["--max-concurrent-streams", 0], None)):
+            with self.subTest(flags=flags):
+                server = self.start(*flags)
+                self.assertEqual(http2_settings(server.port).get(3), expected)
 
     def test_help(self):
         rc, out, err, seconds = self.run_actd(["--help"])
