@@ -37,7 +37,7 @@ void ApplyTransportSettings(const ServerOptions& o,
   // until a thread admits or refuses them. Unbounded, a client sending faster
   // than the server can even refuse grew its memory by ~150 MiB in 2 s
   // (tests/soak/test_overload.py, the flood); bounded, its further calls wait
-  // on the client's side, under HTTP/2's flow control.
+  // on the client for a stream (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
   if (o.max_concurrent_streams > 0) {
     builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                                 o.max_concurrent_streams);
