@@ -240,6 +240,10 @@ int Run(const actd::ServerFlags& f, const actd::ServerOptions& server_options,
 prometheus::Exposer* exposer_kept_until_exit = nullptr;
 
 int main(int argc, char** argv) {
+  // Signals are taken synchronously by Serve; block them before any thread
+  // starts (PrepareProcess starts the idle trimmer), or a thread that does not
+  // block them may take a SIGTERM and the process dies of it, undrained.
+  actd::BlockStopSignals();
   actd::PrepareProcess();
   actd::ServerFlags f;
   if (std::optional<int> exit_code =
@@ -267,9 +271,6 @@ int main(int argc, char** argv) {
   actd::SetUpLogging(f.log_level, f.log_format);
   actd::SetAccessLogJson(f.log_format == "json");
 
-  // Signals are taken synchronously by Serve; block them before any thread
-  // starts.
-  actd::BlockStopSignals();
   const actd::ComputeContext compute(f.compute_threads > 0 ? f.compute_threads
                                                            : CoresAvailable());
   SetServiceOptions(f, compute, &options);
