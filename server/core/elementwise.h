@@ -52,15 +52,21 @@ inline void Store(T* to, const P& v) {
 }
 
 // Calls run(head, stream) to cover [0, n) of an output at `out`: plainly when
-// !stream, else with a plain head up to the first packet-aligned element and a
-// streamed rest, then a store fence.
-template <typename T, typename Run>
+// !stream, else with a plain head up to the first element aligned to kAlign
+// bytes (0: T's packet) and a streamed rest, then a store fence.
+template <uintptr_t kAlignOr0 = 0, typename T, typename Run>
 void MaybeStreamed(T* out, int64_t n, bool stream, const Run& run) {
   if (!stream) {
     run(0, n, std::false_type{});
     return;
   }
-  constexpr uintptr_t kAlign = sizeof(PacketOf<T>);
+  constexpr uintptr_t kAlign = [] {
+    if constexpr (kAlignOr0 != 0) {
+      return kAlignOr0;
+    } else {
+      return sizeof(PacketOf<T>);
+    }
+  }();
   const int64_t head = std::min<int64_t>(
       n, (kAlign - reinterpret_cast<uintptr_t>(out) % kAlign) % kAlign /
              sizeof(T));

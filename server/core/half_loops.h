@@ -43,6 +43,10 @@ namespace half_loops {
 using P = pm::PacketOf<float>;
 constexpr int64_t W = pm::unpacket_traits<P>::size;
 constexpr int64_t kBlock = 64 * W;  // the float32 loops' summing block
+// Streamed outputs (KernelArgs::stream) start at a multiple of this many
+// bytes: two packets of 16-bit values, stored by one instruction on AVX-512
+// BF16.
+constexpr uintptr_t kStreamAlign = 2 * W * 2;
 
 template <typename H>
 constexpr bool kBf16 = std::is_same_v<H, BFloat16>;
@@ -110,10 +114,11 @@ inline __m256i RoundBf16(__m512 v) {
 }
 #endif
 
-// Rounds v's W lanes to H at p. Narrow::kInsn rounds like FloatToBf16 except
-// that it flushes float32 subnormals (Intel SDM: "denormal inputs are treated
-// as zero"); Refine redoes those lanes.
-template <typename H, Narrow kMode>
+// Rounds v's W lanes to H at p; with kStream non-temporally (p aligned to the
+// W values' bytes). Narrow::kInsn rounds like FloatToBf16 except that it
+// flushes float32 subnormals (Intel SDM: "denormal inputs are treated as
+// zero"); Refine redoes those lanes.
+template <typename H, Narrow kMode, bool kStream = false>
 inline void Store(H* p, const P& v) {
 #if defined(__AVX512F__)
   __m256i h;
@@ -128,7 +133,11 @@ inline void Store(H* p, const P& v) {
   } else {
     h = RoundBf16<kMode == Narrow::kExact>(v);
   }
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+  if constexpr (kStream) {
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(p), h);
+  } else {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+  }
 #elif defined(__AVX2__) && defined(__F16C__)
   __m128i h;
   if constexpr (!kBf16<H>) {
@@ -149,7 +158,11 @@ inline void Store(H* p, const P& v) {
     h = _mm256_castsi256_si128(
         _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08));
   }
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), h);
+  if constexpr (kStream) {
+    _mm_stream_si128(reinterpret_cast<__m128i*>(p), h);
+  } else {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), h);
+  }
 #else
   StorePortable(p, v);
 #endif
@@ -380,8 +393,10 @@ inline uint32_t FirstLanes(int64_t count) {
 // y = f(x). kRefine: redo suspect lanes in float64 (not for exact kernels).
 // The flags of a block's packets are kept and acted on after the block, so the
 // hot loop holds no call (which would make the compiler spill every vector
-// register around it).
-template <typename H, Narrow kMode, bool kRefine, typename K32, typename Eval64>
+// register around it). kStream: y is written non-temporally, and must be
+// aligned to kStreamAlign.
+template <typename H, Narrow kMode, bool kRefine, bool kStream, typename K32,
+          typename Eval64>
 void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
   Refiner<H, Eval64> refine(eval64);
   TinyGate gate;
@@ -397,7 +412,12 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
       for (; i + 2 * W <= end; i += 2 * W, p += 2) {
         const P v0 = k.Forward(Load(x + i));
         const P v1 = k.Forward(Load(x + i + W));
-        _mm512_storeu_si512(y + i, (__m512i)_mm512_cvtne2ps_pbh(v1, v0));
+        const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
+        if constexpr (kStream) {
+          _mm512_stream_si512(reinterpret_cast<__m512i*>(y + i), h);
+        } else {
+          _mm512_storeu_si512(y + i, h);
+        }
         flags[p] = Suspect<H>(v0);
         flags[p + 1] = Suspect<H>(v1);
         any |= flags[p] | flags[p + 1];
@@ -407,7 +427,7 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
     auto packets = [&](auto skip) ACTD_INLINE_LAMBDA {
       for (; i + W <= end; i += W, ++p) {
         const P v = k.Forward(Load(x + i));
-        Store<H, kMode>(y + i, v);
+        Store<H, kMode, kStream>(y + i, v);
         if constexpr (kRefine) {
           flags[p] = Suspect<H, skip()>(v, &gate.small_packets);
           any |= flags[p];
@@ -443,7 +463,7 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
 // the float32 loops add them (float32 packets over blocks of 64 packets, then
 // float64), so the same terms give the same sum.
 template <typename H, Narrow kMode, bool kRefine, bool kSumTerm,
-          bool kSelectNaN, typename Step, typename Eval64>
+          bool kSelectNaN, bool kStream, typename Step, typename Eval64>
 double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
                 const Eval64& eval64) {
   const P ones = pm::One<P>();
@@ -456,20 +476,21 @@ double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
     Flags flags[64];
     Flags any = 0;
     // One packet at ap/dyp (dyp null: ones) into dxp; its suspect lanes.
-    auto one = [&](const H* ap, const H* dyp, H* dxp,
-                   auto skip) ACTD_INLINE_LAMBDA {
+    auto one = [&](const H* ap, const H* dyp, H* dxp, auto skip,
+                   auto stream) ACTD_INLINE_LAMBDA {
       const P av = Load(ap);
       const P dyv = dyp != nullptr ? Load(dyp) : ones;
       P dxv = step(av, dyv, term);
       if constexpr (kSelectNaN) dxv = pm::KeepNaN(av, dxv);
-      Store<H, kMode>(dxp, dxv);
+      Store<H, kMode, stream()>(dxp, dxv);
       if constexpr (kSumTerm) acc = pm::padd(acc, term);
       return kRefine ? Suspect<H, skip()>(dxv, &gate.small_packets) : Flags{0};
     };
     int64_t i = start;
     auto packets = [&](auto skip) ACTD_INLINE_LAMBDA {
       for (int p = 0; i + W <= end; i += W, ++p) {
-        flags[p] = one(a + i, dy != nullptr ? dy + i : nullptr, dx + i, skip);
+        flags[p] = one(a + i, dy != nullptr ? dy + i : nullptr, dx + i, skip,
+                       std::bool_constant<kStream>{});
         any |= flags[p];
       }
     };
@@ -492,7 +513,8 @@ double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
         std::fill(dyb, dyb + (end - i), H(1.0f));
       }
       const uint32_t tail =
-          Lanes(one(ab, dyb, dxb, std::false_type{})) & FirstLanes(end - i);
+          Lanes(one(ab, dyb, dxb, std::false_type{}, std::false_type{})) &
+          FirstLanes(end - i);
       if (kRefine && tail != 0) {
         refine(ab, dy != nullptr ? dyb : static_cast<const H*>(nullptr), dxb,
                tail);
@@ -555,7 +577,11 @@ void Forward16(const KernelArgs& a, const H* x, H* y, int64_t n) {
   auto eval64 = [&](const double* xs, const double*, double* ys, int64_t m) {
     loops::Forward(k64, xs, ys, m, false);
   };
-  Forward<H, kNarrow<K, kInsn>, kRefined<K>>(k, x, y, n, eval64);
+  loops::MaybeStreamed<kStreamAlign>(
+      y, n, a.stream, [&](int64_t from, int64_t to, auto streamed) {
+        Forward<H, kNarrow<K, kInsn>, kRefined<K>, streamed()>(
+            k, x + from, y + from, to - from, eval64);
+      });
 }
 
 template <typename H, bool kInsn, template <typename> class K, bool kFromY>
@@ -581,10 +607,19 @@ double Backward16(const KernelArgs& a, const H* x, const H* dy, H* dx,
   };
   constexpr bool kRefine = kRefined<K>;
   constexpr Narrow kMode = kNarrow<K, kInsn>;
-  return sum ? Backward<H, kMode, kRefine, true, kSelectNaN>(x, dy, dx, n, step,
-                                                             eval64)
-             : Backward<H, kMode, kRefine, false, kSelectNaN>(x, dy, dx, n,
-                                                              step, eval64);
+  // As the float32 loops: a summing backward is not streamed, so that its
+  // sum's order never depends on dx's alignment.
+  if (sum) {
+    return Backward<H, kMode, kRefine, true, kSelectNaN, false>(x, dy, dx, n,
+                                                                step, eval64);
+  }
+  loops::MaybeStreamed<kStreamAlign>(
+      dx, n, a.stream, [&](int64_t from, int64_t to, auto streamed) {
+        Backward<H, kMode, kRefine, false, kSelectNaN, streamed()>(
+            x + from, dy != nullptr ? dy + from : nullptr, dx + from, to - from,
+            step, eval64);
+      });
+  return 0;
 }
 
 template <typename H, bool kInsn, template <typename> class K>
