@@ -114,6 +114,26 @@ inline __m256i RoundBf16(__m512 v) {
 }
 #endif
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// FloatToBf16 on 8 lanes, each result in the low half of its 32-bit lane; as
+// the AVX-512 one.
+template <bool kExact>
+inline __m256i RoundBf16(__m256 v) {
+  const __m256i u = _mm256_castps_si256(v);
+  __m256i rounded = _mm256_srli_epi32(u, 16);
+  if constexpr (!kExact) {
+    const __m256i lsb = _mm256_and_si256(rounded, _mm256_set1_epi32(1));
+    rounded = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb),
+        16);
+  }
+  const __m256i quiet =
+      _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  return _mm256_blendv_epi8(rounded, quiet, nan);
+}
+#endif
+
 // Rounds v's W lanes to H at p; with kStream non-temporally (p aligned to the
 // W values' bytes). Narrow::kInsn rounds like FloatToBf16 except that it
 // flushes float32 subnormals (Intel SDM: "denormal inputs are treated as
@@ -143,18 +163,7 @@ inline void Store(H* p, const P& v) {
   if constexpr (!kBf16<H>) {
     h = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   } else {
-    const __m256i u = _mm256_castps_si256(v);
-    __m256i rounded = _mm256_srli_epi32(u, 16);
-    if constexpr (kMode != Narrow::kExact) {
-      const __m256i lsb = _mm256_and_si256(rounded, _mm256_set1_epi32(1));
-      rounded = _mm256_srli_epi32(
-          _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), lsb),
-          16);
-    }
-    const __m256i quiet =
-        _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
-    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-    const __m256i r = _mm256_blendv_epi8(rounded, quiet, nan);
+    const __m256i r = RoundBf16<kMode == Narrow::kExact>(v);
     h = _mm256_castsi256_si128(
         _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08));
   }
@@ -421,6 +430,28 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
         flags[p] = Suspect<H>(v0);
         flags[p + 1] = Suspect<H>(v1);
         any |= flags[p] | flags[p + 1];
+      }
+    }
+#elif defined(__AVX2__)
+    if constexpr (kBf16<H>) {
+      // Two packets narrowed by one pack.
+      constexpr bool kExact = kMode == Narrow::kExact;
+      for (; i + 2 * W <= end; i += 2 * W, p += 2) {
+        const P v0 = k.Forward(Load(x + i));
+        const P v1 = k.Forward(Load(x + i + W));
+        const __m256i h = _mm256_permute4x64_epi64(
+            _mm256_packus_epi32(RoundBf16<kExact>(v0), RoundBf16<kExact>(v1)),
+            0xD8);
+        if constexpr (kStream) {
+          _mm256_stream_si256(reinterpret_cast<__m256i*>(y + i), h);
+        } else {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), h);
+        }
+        if constexpr (kRefine) {
+          flags[p] = Suspect<H>(v0);
+          flags[p + 1] = Suspect<H>(v1);
+          any |= flags[p] | flags[p + 1];
+        }
       }
     }
 #endif
