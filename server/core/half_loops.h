@@ -177,6 +177,42 @@ inline void Store(H* p, const P& v) {
 #endif
 }
 
+// Whether Forward narrows bfloat16 two packets at a time: with one
+// vcvtne2ps2bf16 on AVX-512 BF16 (refined kernels, kInsn), with one pack of the
+// integer-rounded halves on AVX2.
+template <typename H, Narrow kMode>
+constexpr bool kPairs =
+#if defined(__AVX512BF16__)
+    kBf16<H>&& kMode == Narrow::kInsn;
+#elif defined(__AVX2__)
+    kBf16<H>;
+#else
+    false;
+#endif
+
+// Rounds the lanes of v0, then v1, to H at p (where kPairs); with kStream
+// non-temporally (p aligned to the 2W values' bytes).
+template <typename H, Narrow kMode, bool kStream>
+inline void StorePair(H* p, const P& v0, const P& v1) {
+#if defined(__AVX512BF16__)
+  const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
+  if constexpr (kStream) {
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(p), h);
+  } else {
+    _mm512_storeu_si512(p, h);
+  }
+#elif defined(__AVX2__)
+  constexpr bool kExact = kMode == Narrow::kExact;
+  const __m256i h = _mm256_permute4x64_epi64(
+      _mm256_packus_epi32(RoundBf16<kExact>(v0), RoundBf16<kExact>(v1)), 0xD8);
+  if constexpr (kStream) {
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(p), h);
+  } else {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+  }
+#endif
+}
+
 // Whether Suspect may skip float16's subnormal-midpoint test (six to eight
 // vector operations) in a packet with no result below float16's normals. The
 // skip is a branch, so the loops take it (Suspect<H, true>, RunGated) only
@@ -415,38 +451,11 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
     Flags any = 0;
     int64_t i = start;
     int p = 0;
-#if defined(__AVX512BF16__)
-    if constexpr (kBf16<H> && kMode == Narrow::kInsn) {
-      // Two packets rounded by one vcvtne2ps2bf16 (kInsn: a refined kernel).
+    if constexpr (kPairs<H, kMode>) {
       for (; i + 2 * W <= end; i += 2 * W, p += 2) {
         const P v0 = k.Forward(Load(x + i));
         const P v1 = k.Forward(Load(x + i + W));
-        const __m512i h = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
-        if constexpr (kStream) {
-          _mm512_stream_si512(reinterpret_cast<__m512i*>(y + i), h);
-        } else {
-          _mm512_storeu_si512(y + i, h);
-        }
-        flags[p] = Suspect<H>(v0);
-        flags[p + 1] = Suspect<H>(v1);
-        any |= flags[p] | flags[p + 1];
-      }
-    }
-#elif defined(__AVX2__)
-    if constexpr (kBf16<H>) {
-      // Two packets narrowed by one pack.
-      constexpr bool kExact = kMode == Narrow::kExact;
-      for (; i + 2 * W <= end; i += 2 * W, p += 2) {
-        const P v0 = k.Forward(Load(x + i));
-        const P v1 = k.Forward(Load(x + i + W));
-        const __m256i h = _mm256_permute4x64_epi64(
-            _mm256_packus_epi32(RoundBf16<kExact>(v0), RoundBf16<kExact>(v1)),
-            0xD8);
-        if constexpr (kStream) {
-          _mm256_stream_si256(reinterpret_cast<__m256i*>(y + i), h);
-        } else {
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), h);
-        }
+        StorePair<H, kMode, kStream>(y + i, v0, v1);
         if constexpr (kRefine) {
           flags[p] = Suspect<H>(v0);
           flags[p + 1] = Suspect<H>(v1);
@@ -454,7 +463,6 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
         }
       }
     }
-#endif
     auto packets = [&](auto skip) ACTD_INLINE_LAMBDA {
       for (; i + W <= end; i += W, ++p) {
         const P v = k.Forward(Load(x + i));
