@@ -112,11 +112,8 @@ inline __m256i RoundBf16(__m512 v) {
   return _mm512_cvtepi32_epi16(_mm512_mask_or_epi32(
       rounded, nan, _mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
 }
-#endif
-
-#if defined(__AVX2__) && !defined(__AVX512F__)
-// FloatToBf16 on 8 lanes, each result in the low half of its 32-bit lane; as
-// the AVX-512 one.
+#elif defined(__AVX2__)
+// The same on 8 lanes, each result in the low half of its 32-bit lane.
 template <bool kExact>
 inline __m256i RoundBf16(__m256 v) {
   const __m256i u = _mm256_castps_si256(v);
