@@ -9,6 +9,8 @@
 //   rounding, and vcvtps2ph with the round-to-nearest-even immediate on store;
 // - AVX2: the same 8 lanes wide with F16C;
 // - baseline: half.h's portable bit arithmetic per lane.
+// bfloat16 forwards store two packets at once (StorePair), and outputs of 16
+// MiB and more are stored non-temporally, as the float32 loops store theirs.
 //
 // Results the float32 kernel cannot be trusted to round correctly to 16 bits
 // (half_bits::SuspectBf16 / SuspectF16: within 2 float32 ulps of a rounding
