@@ -24,15 +24,18 @@
 namespace actd::testing {
 namespace {
 
-// Allocates each output `offset` bytes into a buffer of its own.
+// Allocates each output in a buffer of its own, the first (y or dx) `offset`
+// bytes in; the others (parameter gradients, float32 for 16-bit inputs) at the
+// buffer's start, aligned for their type.
 class OffsetSink final : public OutputSink {
  public:
   explicit OffsetSink(size_t offset) : offset_(offset) {}
   TensorView Allocate(absl::string_view, DType dtype,
                       const Shape& shape) override {
+    const size_t offset = buffers_.empty() ? offset_ : 0;
     auto& b = buffers_.emplace_back(NumElements(shape) * DTypeSize(dtype) +
-                                    offset_ + 64);
-    return {dtype, b.data() + offset_, shape};
+                                    offset + 64);
+    return {dtype, b.data() + offset, shape};
   }
   template <typename T>
   const T* First() const {
