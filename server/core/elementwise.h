@@ -14,7 +14,10 @@
 //   or a small constant such as 0 or 6: exact in any type, so the 16-bit loops
 //   of half_loops.h narrow it without rounding or refining) and kRoundsOnce
 //   (every float32 result on 16-bit inputs is one rounding of exactly held
-//   values, so the 16-bit loops need not redo any in float64).
+//   values, so the 16-bit loops need not redo any in float64) and kOneRounding
+//   (every float32 result is an input or the correctly rounded value of one
+//   product of an input and a float32 parameter: the 16-bit loops redo only
+//   results on a 16-bit midpoint, half_bits::MidpointBf16 / MidpointF16).
 // The loops run them one packet at a time over the whole array, with the tail
 // padded to a full packet (so every element goes through the same code), apply
 // the NaN policy once in backward (unless the kernel declares

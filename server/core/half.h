@@ -157,6 +157,22 @@ inline uint32_t SuspectF16(uint32_t u) {
          static_cast<uint32_t>(((u + 0x1002u) & 0x1FFFu) <= 4u);
 }
 
+// The same for a float32 result that is the correctly rounded float32 value
+// of the exact one (kOneRounding kernels: one product of exact inputs). Its
+// rounding to 16 bits can differ from the exact value's only where it lies on
+// a midpoint exactly (everywhere else the exact value, within half a float32
+// ulp, is on the same side of every midpoint, themselves float32 values), so
+// only those are flagged: the low 16 bits 0x8000 (bfloat16, whose subnormals
+// share float32's exponent), the low 13 bits 0x1000 in float16's normal range
+// and SuspectF16Subnormal below it.
+inline uint32_t MidpointBf16(uint32_t u) {
+  return static_cast<uint32_t>((u & 0xFFFFu) == 0x8000u);
+}
+inline uint32_t MidpointF16(uint32_t u) {
+  return SuspectF16Subnormal(u) |
+         static_cast<uint32_t>((u & 0x1FFFu) == 0x1000u);
+}
+
 }  // namespace half_bits
 
 // Storage types: 2 bytes each, convertible to and from float (rounding as

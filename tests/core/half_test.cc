@@ -494,5 +494,53 @@ TEST(HalfRoundsOnce, HardsigmoidBackwardIsCorrectlyRoundedForEveryDy) {
   ASSERT_TRUE(SelectIsa("auto").ok());
 }
 
+// leaky_relu's 16-bit results are one rounding of x·a or dy·a, with a the
+// slope rounded to float32 as the float32 kernel multiplies by it
+// (kOneRounding: the loops redo only float32 products on a 16-bit midpoint,
+// and redo them with that slope). So every one is the correctly rounded value
+// of that product, exact in double (24 + 11 bits), on every instruction set:
+// forward on every x, backward on every dy at x = -2. The slopes take in ties
+// (0.75: 10-bit products), 0 (the select form), products below bfloat16's
+// normals (1e-30) and a slope just below 1.
+TEST(HalfOneRounding, LeakyReluIsCorrectlyRoundedForEverySlopeAndInput) {
+  std::vector<uint16_t> all(kPatterns);
+  for (int i = 0; i < kPatterns; ++i) all[i] = static_cast<uint16_t>(i);
+  for (const std::string& isa : SupportedIsas()) {
+    ASSERT_TRUE(SelectIsa(isa).ok());
+    for (DType t : {DType::kBFloat16, DType::kFloat16}) {
+      const std::vector<uint16_t> x_neg(kPatterns, 0xC000);  // -2 in both
+      for (double alpha :
+           {0.01, 0.2, 0.75, 0.3, 1.0 / 3, 1.0, 0.0, 1e-30, 0.99999994}) {
+        Reference ref;
+        ref.name = "leaky_relu";
+        ref.params = ParamMap{{"alpha", ParamValue(alpha)}};
+        const double a = static_cast<float>(alpha);
+        for (bool backward : {false, true}) {
+          const std::vector<uint16_t> got = backward
+                                                ? RunOn(t, ref, x_neg, &all)
+                                                : RunOn(t, ref, all, nullptr);
+          int64_t wrong = 0;
+          for (int i = 0; i < kPatterns; ++i) {
+            const double v = Widen(t, static_cast<uint16_t>(i));
+            const double want_value = backward || v <= 0 ? a * v : v;
+            const bool ok = std::isnan(want_value)
+                                ? std::isnan(Widen(t, got[i]))
+                                : got[i] == BracketOf(t, want_value).nearest;
+            if (!ok && ++wrong <= 4) {
+              ADD_FAILURE() << isa << " " << Name(t) << " alpha=" << alpha
+                            << (backward ? " dy=0x" : " x=0x") << std::hex << i
+                            << " got=0x" << got[i] << " want=0x"
+                            << BracketOf(t, want_value).nearest;
+            }
+          }
+          EXPECT_EQ(wrong, 0) << isa << " " << Name(t) << " alpha=" << alpha
+                              << (backward ? " backward" : " forward");
+        }
+      }
+    }
+  }
+  ASSERT_TRUE(SelectIsa("auto").ok());
+}
+
 }  // namespace
 }  // namespace actd::testing

@@ -15,6 +15,8 @@ struct Leaky {
   using P = PacketOf<T>;
   static constexpr bool kFromOutput =
       true;  // valid for a ≥ 0 (y > 0 iff x > 0)
+  // y and dx are x, dy or one rounding of a·x, a·dy (elementwise.h).
+  static constexpr bool kOneRounding = true;
   P a;
   explicit Leaky(const KernelArgs& args)
       : a(pm::pset1<P>(static_cast<T>(args.alpha))) {}
