@@ -15,9 +15,9 @@
 //   of half_loops.h narrow it without rounding or refining) and kRoundsOnce
 //   (every float32 result on 16-bit inputs is one rounding of exactly held
 //   values, so the 16-bit loops need not redo any in float64) and kOneRounding
-//   (every float32 result is an input or the correctly rounded value of one
-//   product of an input and a float32 parameter: the 16-bit loops redo only
-//   results on a 16-bit midpoint, half_bits::MidpointBf16 / MidpointF16).
+//   (every float32 result is an input or one product of an input and a
+//   parameter rounded to float32: the 16-bit loops redo only results within a
+//   float32 ulp of a 16-bit midpoint, half_bits::NearMidpointBf16 / F16).
 // The loops run them one packet at a time over the whole array, with the tail
 // padded to a full packet (so every element goes through the same code), apply
 // the NaN policy once in backward (unless the kernel declares

@@ -157,20 +157,21 @@ inline uint32_t SuspectF16(uint32_t u) {
          static_cast<uint32_t>(((u + 0x1002u) & 0x1FFFu) <= 4u);
 }
 
-// The same for a float32 result that is the correctly rounded float32 value
-// of the exact one (kOneRounding kernels: one product of exact inputs). Its
-// rounding to 16 bits can differ from the exact value's only where it lies on
-// a midpoint exactly (everywhere else the exact value, within half a float32
-// ulp, is on the same side of every midpoint, themselves float32 values), so
-// only those are flagged: the low 16 bits 0x8000 (bfloat16, whose subnormals
-// share float32's exponent), the low 13 bits 0x1000 in float16's normal range
-// and SuspectF16Subnormal below it.
-inline uint32_t MidpointBf16(uint32_t u) {
-  return static_cast<uint32_t>((u & 0xFFFFu) == 0x8000u);
+// The same for a kOneRounding kernel's float32 result p: an input, or the
+// float32 product of an input and a parameter rounded to float32 (a·x with
+// a = alpha rounded once). The exact value v = alpha·x is within half an ulp
+// of p (the product's rounding) plus under one ulp (alpha's: 2^-24 relative),
+// so where p is two ulps or more from every midpoint, v is on p's side of
+// each and rounds as p does. Only p within one ulp of a midpoint is flagged:
+// the low 16 (bfloat16, whose subnormals share float32's exponent, the
+// product's error there staying under an ulp too) or 13 (float16) bits within
+// 1 of the midpoint pattern, and SuspectF16Subnormal below float16's normals.
+inline uint32_t NearMidpointBf16(uint32_t u) {
+  return static_cast<uint32_t>(((u + 0x8001u) & 0xFFFFu) <= 2u);
 }
-inline uint32_t MidpointF16(uint32_t u) {
+inline uint32_t NearMidpointF16(uint32_t u) {
   return SuspectF16Subnormal(u) |
-         static_cast<uint32_t>((u & 0x1FFFu) == 0x1000u);
+         static_cast<uint32_t>(((u + 0x1001u) & 0x1FFFu) <= 2u);
 }
 
 }  // namespace half_bits

@@ -250,11 +250,11 @@ EIGEN_ALWAYS_INLINE void RunGated(const TinyGate& gate, Packets& packets) {
 // first mask's even bits in their low half and the per-lane one in their high
 // half, and only Refine packs them (the test in 32-bit lanes, one vector
 // operation more, made the hot loops up to 15% slower). kSkip and
-// small_packets: TinyGate. kMidpoints: the kernel is kOneRounding, and only
-// results on a midpoint need flagging (half_bits::MidpointBf16 / MidpointF16);
-// AVX-512 flags its wider set all the same (a superset, in two or three vector
-// operations already, and its float32 subnormals must be flagged where
-// vcvtneps2bf16 narrows), AVX2 and baseline only those.
+// small_packets: TinyGate. kOneRounding: the kernel's, and only results within
+// a float32 ulp of a midpoint need flagging (half_bits::NearMidpointBf16 /
+// NearMidpointF16); AVX-512 flags its wider set all the same (a superset, in
+// two or three vector operations already, and its float32 subnormals must be
+// flagged where vcvtneps2bf16 narrows), AVX2 and baseline only those.
 #if defined(__AVX512F__)
 using Flags = uint64_t;
 inline uint32_t Lanes(Flags f) {
@@ -265,7 +265,7 @@ inline uint32_t Lanes(Flags f) {
   even = (even | (even >> 8)) & 0x0000FFFFu;
   return even | static_cast<uint32_t>(f >> 32);
 }
-template <typename H, bool kSkip = false, bool kMidpoints = false>
+template <typename H, bool kSkip = false, bool kOneRounding = false>
 inline Flags Suspect(const P& v, int* small_packets = nullptr) {
   const __m512i u = _mm512_castps_si512(v);
   if constexpr (kBf16<H>) {
@@ -303,23 +303,19 @@ inline Flags Suspect(const P& v, int* small_packets = nullptr) {
 // bit i for lane i.
 using Flags = uint32_t;
 inline uint32_t Lanes(Flags f) { return f; }
-template <typename H, bool kSkip = false, bool kMidpoints = false>
+template <typename H, bool kSkip = false, bool kOneRounding = false>
 inline Flags Suspect(const P& v, int* small_packets = nullptr) {
   const __m256i u = _mm256_castps_si256(v);
+  // Within kUlps float32 ulps of a midpoint (the low bits' midpoint pattern).
   constexpr int kMask = kBf16<H> ? 0xFFFF : 0x1FFF;
-  __m256i near;
-  if constexpr (kMidpoints) {
-    near = _mm256_cmpeq_epi32(_mm256_and_si256(u, _mm256_set1_epi32(kMask)),
-                              _mm256_set1_epi32((kMask + 1) / 2));
-  } else {
-    constexpr int kAdd = kBf16<H> ? 0x8002 : 0x1002;
-    near = _mm256_cmpgt_epi32(
-        _mm256_set1_epi32(5),
-        _mm256_and_si256(_mm256_add_epi32(u, _mm256_set1_epi32(kAdd)),
-                         _mm256_set1_epi32(kMask)));
-  }
+  constexpr int kUlps = kOneRounding ? 1 : 2;
+  const __m256i near = _mm256_cmpgt_epi32(
+      _mm256_set1_epi32(2 * kUlps + 1),
+      _mm256_and_si256(
+          _mm256_add_epi32(u, _mm256_set1_epi32((kMask + 1) / 2 + kUlps)),
+          _mm256_set1_epi32(kMask)));
   __m256i tiny;
-  if constexpr (kBf16<H> && kMidpoints) {
+  if constexpr (kBf16<H> && kOneRounding) {
     return static_cast<Flags>(_mm256_movemask_ps(_mm256_castsi256_ps(near)));
   } else if constexpr (kBf16<H>) {
     // half_bits::SuspectBf16's float32 subnormal: 0 < |u| < 0x00800000.
@@ -349,7 +345,7 @@ inline Flags Suspect(const P& v, int* small_packets = nullptr) {
 #else
 using Flags = uint32_t;
 inline uint32_t Lanes(Flags f) { return f; }
-template <typename H, bool kSkip = false, bool kMidpoints = false>
+template <typename H, bool kSkip = false, bool kOneRounding = false>
 inline Flags Suspect(const P& v, int* = nullptr) {
   alignas(64) float f[W];
   pm::pstore(f, v);
@@ -358,9 +354,9 @@ inline Flags Suspect(const P& v, int* = nullptr) {
     uint32_t u;
     std::memcpy(&u, f + i, 4);
     uint32_t suspect;
-    if constexpr (kMidpoints) {
-      suspect =
-          kBf16<H> ? half_bits::MidpointBf16(u) : half_bits::MidpointF16(u);
+    if constexpr (kOneRounding) {
+      suspect = kBf16<H> ? half_bits::NearMidpointBf16(u)
+                         : half_bits::NearMidpointF16(u);
     } else {
       suspect = kBf16<H> ? half_bits::SuspectBf16(u) : half_bits::SuspectF16(u);
     }
@@ -452,13 +448,13 @@ inline uint32_t FirstLanes(int64_t count) {
 }
 
 // y = f(x). kRefine: redo suspect lanes in float64 (not for exact kernels);
-// kMidpoints: Suspect's.
+// kOneRounding: Suspect's.
 // The flags of a block's packets are kept and acted on after the block, so the
 // hot loop holds no call (which would make the compiler spill every vector
 // register around it). kStream: y is written non-temporally, and must be
 // aligned to kStreamAlign.
-template <typename H, Narrow kMode, bool kRefine, bool kMidpoints, bool kStream,
-          typename K32, typename Eval64>
+template <typename H, Narrow kMode, bool kRefine, bool kOneRounding,
+          bool kStream, typename K32, typename Eval64>
 void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
   Refiner<H, Eval64> refine(eval64);
   TinyGate gate;
@@ -474,8 +470,8 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
         const P v1 = k.Forward(Load(x + i + W));
         StorePair<H, kMode, kStream>(y + i, v0, v1);
         if constexpr (kRefine) {
-          flags[p] = Suspect<H, false, kMidpoints>(v0);
-          flags[p + 1] = Suspect<H, false, kMidpoints>(v1);
+          flags[p] = Suspect<H, false, kOneRounding>(v0);
+          flags[p + 1] = Suspect<H, false, kOneRounding>(v1);
           any |= flags[p] | flags[p + 1];
         }
       }
@@ -485,7 +481,7 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
         const P v = k.Forward(Load(x + i));
         Store<H, kMode, kStream>(y + i, v);
         if constexpr (kRefine) {
-          flags[p] = Suspect<H, skip(), kMidpoints>(v, &gate.small_packets);
+          flags[p] = Suspect<H, skip(), kOneRounding>(v, &gate.small_packets);
           any |= flags[p];
         }
       }
@@ -496,9 +492,10 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
       std::copy(x + i, x + end, xb);
       const P v = k.Forward(Load(xb));
       Store<H, kMode>(yb, v);
-      const uint32_t tail = kRefine ? Lanes(Suspect<H, false, kMidpoints>(v)) &
-                                          FirstLanes(end - i)
-                                    : 0;
+      const uint32_t tail =
+          kRefine
+              ? Lanes(Suspect<H, false, kOneRounding>(v)) & FirstLanes(end - i)
+              : 0;
       if (tail != 0) {
         refine(xb, static_cast<const H*>(nullptr), yb, tail);
       }
@@ -519,7 +516,7 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
 // meaning ones; with kSumTerm returns the float64 sum of the terms, added as
 // the float32 loops add them (float32 packets over blocks of 64 packets, then
 // float64), so the same terms give the same sum.
-template <typename H, Narrow kMode, bool kRefine, bool kMidpoints,
+template <typename H, Narrow kMode, bool kRefine, bool kOneRounding,
           bool kSumTerm, bool kSelectNaN, bool kStream, typename Step,
           typename Eval64>
 double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
@@ -542,8 +539,9 @@ double Backward(const H* a, const H* dy, H* dx, int64_t n, const Step& step,
       if constexpr (kSelectNaN) dxv = pm::KeepNaN(av, dxv);
       Store<H, kMode, stream()>(dxp, dxv);
       if constexpr (kSumTerm) acc = pm::padd(acc, term);
-      return kRefine ? Suspect<H, skip(), kMidpoints>(dxv, &gate.small_packets)
-                     : Flags{0};
+      return kRefine
+                 ? Suspect<H, skip(), kOneRounding>(dxv, &gate.small_packets)
+                 : Flags{0};
     };
     int64_t i = start;
     auto packets = [&](auto skip) ACTD_INLINE_LAMBDA {
@@ -612,26 +610,11 @@ constexpr bool kRoundsOnce = requires {
 // Whether K's 16-bit results are tested and redone in float64 where suspect.
 template <template <typename> class K>
 constexpr bool kRefined = !kExactKernel<K> && !kRoundsOnce<K>;
-// Whether only K's results on a 16-bit midpoint are suspect (kOneRounding).
+// Whether K is kOneRounding (Suspect).
 template <template <typename> class K>
-constexpr bool kMidpointsOnly = requires {
+constexpr bool kOneRoundingKernel = requires {
   K<float>::kOneRounding;
 };
-
-// The float64 functor's arguments. A kOneRounding kernel's redo multiplies by
-// the float32 parameters the float32 kernel multiplied by, so that a 16-bit
-// result is the correctly rounded value of that product whichever lanes an
-// instruction set flags (AVX-512 flags more: Suspect), the same bits on all.
-template <template <typename> class K>
-KernelArgs Args64(const KernelArgs& a) {
-  KernelArgs args = a;
-  if constexpr (kMidpointsOnly<K>) {
-    args.alpha = static_cast<float>(a.alpha);
-    args.scale = static_cast<float>(a.scale);
-    args.beta = static_cast<float>(a.beta);
-  }
-  return args;
-}
 // Only refined kernels narrow with vcvtneps2bf16 (which flushes subnormal
 // results; Refine redoes those).
 template <template <typename> class K, bool kInsn>
@@ -652,13 +635,13 @@ constexpr bool BackwardKeepsNaN() {
 template <typename H, bool kInsn, template <typename> class K>
 void Forward16(const KernelArgs& a, const H* x, H* y, int64_t n) {
   const K<float> k(a);
-  const K<double> k64(Args64<K>(a));
+  const K<double> k64(a);
   auto eval64 = [&](const double* xs, const double*, double* ys, int64_t m) {
     loops::Forward(k64, xs, ys, m, false);
   };
   loops::MaybeStreamed<kStreamAlign>(
       y, n, a.stream, [&](int64_t from, int64_t to, auto streamed) {
-        Forward<H, kNarrow<K, kInsn>, kRefined<K>, kMidpointsOnly<K>,
+        Forward<H, kNarrow<K, kInsn>, kRefined<K>, kOneRoundingKernel<K>,
                 streamed()>(k, x + from, y + from, to - from, eval64);
       });
 }
@@ -667,7 +650,7 @@ template <typename H, bool kInsn, template <typename> class K, bool kFromY>
 double Backward16(const KernelArgs& a, const H* x, const H* dy, H* dx,
                   int64_t n, bool sum) {
   const K<float> k(a);
-  const K<double> k64(Args64<K>(a));
+  const K<double> k64(a);
   auto step_of = [](const auto& kernel) {
     return [&kernel](const auto& v, const auto& g, auto& term) {
       if constexpr (kFromY) {
@@ -685,17 +668,17 @@ double Backward16(const KernelArgs& a, const H* x, const H* dy, H* dx,
     loops::Backward<false, kSelectNaN>(as, dys, dxs, m, false, step64);
   };
   constexpr bool kRefine = kRefined<K>;
-  constexpr bool kMid = kMidpointsOnly<K>;
+  constexpr bool kOne = kOneRoundingKernel<K>;
   constexpr Narrow kMode = kNarrow<K, kInsn>;
   // As the float32 loops: a summing backward is not streamed, so that its
   // sum's order never depends on dx's alignment.
   if (sum) {
-    return Backward<H, kMode, kRefine, kMid, true, kSelectNaN, false>(
+    return Backward<H, kMode, kRefine, kOne, true, kSelectNaN, false>(
         x, dy, dx, n, step, eval64);
   }
   loops::MaybeStreamed<kStreamAlign>(
       dx, n, a.stream, [&](int64_t from, int64_t to, auto streamed) {
-        Backward<H, kMode, kRefine, kMid, false, kSelectNaN, streamed()>(
+        Backward<H, kMode, kRefine, kOne, false, kSelectNaN, streamed()>(
             x + from, dy != nullptr ? dy + from : nullptr, dx + from, to - from,
             step, eval64);
       });

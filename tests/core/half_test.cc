@@ -494,14 +494,16 @@ TEST(HalfRoundsOnce, HardsigmoidBackwardIsCorrectlyRoundedForEveryDy) {
   ASSERT_TRUE(SelectIsa("auto").ok());
 }
 
-// leaky_relu's 16-bit results are one rounding of x·a or dy·a, with a the
-// slope rounded to float32 as the float32 kernel multiplies by it
-// (kOneRounding: the loops redo only float32 products on a 16-bit midpoint,
-// and redo them with that slope). So every one is the correctly rounded value
-// of that product, exact in double (24 + 11 bits), on every instruction set:
-// forward on every x, backward on every dy at x = -2. The slopes take in ties
-// (0.75: 10-bit products), 0 (the select form), products below bfloat16's
-// normals (1e-30) and a slope just below 1.
+// leaky_relu's float32 results on 16-bit inputs are x, dy or one product
+// with the slope rounded to float32 (kOneRounding), and the 16-bit loops redo
+// in float64 only those within a float32 ulp of a 16-bit midpoint. So every
+// result must be the float64 product alpha·x (forward, every x) or alpha·dy
+// (backward at x = -2, every dy), alpha the double given, rounded once to the
+// type (what docs/SPEC.md's float64 redo gives), on every instruction set. The
+// slopes take in ties (0.75: 10-bit products), 0 (the select form), products
+// below bfloat16's normals (1e-30) and a slope just below 1; 0.01f and 0.3f
+// are float32 values, so that a product that float32 rounds onto a midpoint
+// is caught (0.01f·0x8096 rounded twice gives 0x8002, once 0x8001).
 TEST(HalfOneRounding, LeakyReluIsCorrectlyRoundedForEverySlopeAndInput) {
   std::vector<uint16_t> all(kPatterns);
   for (int i = 0; i < kPatterns; ++i) all[i] = static_cast<uint16_t>(i);
@@ -509,12 +511,11 @@ TEST(HalfOneRounding, LeakyReluIsCorrectlyRoundedForEverySlopeAndInput) {
     ASSERT_TRUE(SelectIsa(isa).ok());
     for (DType t : {DType::kBFloat16, DType::kFloat16}) {
       const std::vector<uint16_t> x_neg(kPatterns, 0xC000);  // -2 in both
-      for (double alpha :
-           {0.01, 0.2, 0.75, 0.3, 1.0 / 3, 1.0, 0.0, 1e-30, 0.99999994}) {
+      for (double alpha : {0.01, 0.2, 0.75, 0.3, 1.0 / 3, 1.0, 0.0, 1e-30,
+                           0.99999994, double{0.01f}, double{0.3f}}) {
         Reference ref;
         ref.name = "leaky_relu";
         ref.params = ParamMap{{"alpha", ParamValue(alpha)}};
-        const double a = static_cast<float>(alpha);
         for (bool backward : {false, true}) {
           const std::vector<uint16_t> got = backward
                                                 ? RunOn(t, ref, x_neg, &all)
@@ -522,7 +523,7 @@ TEST(HalfOneRounding, LeakyReluIsCorrectlyRoundedForEverySlopeAndInput) {
           int64_t wrong = 0;
           for (int i = 0; i < kPatterns; ++i) {
             const double v = Widen(t, static_cast<uint16_t>(i));
-            const double want_value = backward || v <= 0 ? a * v : v;
+            const double want_value = backward || v <= 0 ? alpha * v : v;
             const bool ok = std::isnan(want_value)
                                 ? std::isnan(Widen(t, got[i]))
                                 : got[i] == BracketOf(t, want_value).nearest;
