@@ -300,47 +300,53 @@ inline Flags Suspect(const P& v, int* small_packets = nullptr) {
 }
 #elif defined(__AVX2__)
 // The same tests on 8 lanes, in 32-bit lanes (AVX2 has no unsigned compare):
-// bit i for lane i.
+// bit i for lane i. Each is written as its complement, `x > c` (one
+// vpcmpgtd; GCC turns `c > x` into vpminsd + vpcmpeqd), and the flags are
+// the lanes cleared of both.
 using Flags = uint32_t;
 inline uint32_t Lanes(Flags f) { return f; }
+inline Flags NotIn(__m256i clear) {
+  return ~static_cast<Flags>(_mm256_movemask_ps(_mm256_castsi256_ps(clear))) &
+         0xFFu;
+}
 template <typename H, bool kSkip = false, bool kOneRounding = false>
 inline Flags Suspect(const P& v, int* small_packets = nullptr) {
   const __m256i u = _mm256_castps_si256(v);
-  // Within kUlps float32 ulps of a midpoint (the low bits' midpoint pattern).
+  // More than kUlps float32 ulps from a midpoint (the low bits' pattern).
   constexpr int kMask = kBf16<H> ? 0xFFFF : 0x1FFF;
   constexpr int kUlps = kOneRounding ? 1 : 2;
-  const __m256i near = _mm256_cmpgt_epi32(
-      _mm256_set1_epi32(2 * kUlps + 1),
+  const __m256i far = _mm256_cmpgt_epi32(
       _mm256_and_si256(
           _mm256_add_epi32(u, _mm256_set1_epi32((kMask + 1) / 2 + kUlps)),
-          _mm256_set1_epi32(kMask)));
-  __m256i tiny;
+          _mm256_set1_epi32(kMask)),
+      _mm256_set1_epi32(2 * kUlps));
   if constexpr (kBf16<H> && kOneRounding) {
-    return static_cast<Flags>(_mm256_movemask_ps(_mm256_castsi256_ps(near)));
+    return NotIn(far);
   } else if constexpr (kBf16<H>) {
-    // half_bits::SuspectBf16's float32 subnormal: 0 < |u| < 0x00800000.
+    // Not half_bits::SuspectBf16's float32 subnormal (0 < |u| < 0x00800000):
+    // |u| - 1 >= 0x7FFFFF unsigned, that is |u| + 0x7FFFFFFF > 0x807FFFFE
+    // signed.
     const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF));
-    tiny = _mm256_and_si256(_mm256_cmpgt_epi32(a, _mm256_setzero_si256()),
-                            _mm256_cmpgt_epi32(_mm256_set1_epi32(0x800000), a));
+    const __m256i not_tiny =
+        _mm256_cmpgt_epi32(_mm256_add_epi32(a, _mm256_set1_epi32(0x7FFFFFFF)),
+                           _mm256_set1_epi32(static_cast<int>(0x807FFFFEu)));
+    return NotIn(_mm256_and_si256(far, not_tiny));
   } else {
     // half_bits::SuspectF16Subnormal.
     const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
     const __m256 small = _mm256_cmp_ps(a, _mm256_set1_ps(0x1p-14f), _CMP_LT_OQ);
     const bool none = _mm256_testz_ps(small, small);
     if (small_packets != nullptr) *small_packets += !none;
-    if (kSkip && none) {
-      return static_cast<Flags>(_mm256_movemask_ps(_mm256_castsi256_ps(near)));
-    }
+    if (kSkip && none) return NotIn(far);
     const __m256 t = _mm256_mul_ps(a, _mm256_set1_ps(0x1p24f));
     const __m256 f = _mm256_sub_ps(t, _mm256_floor_ps(t));
     const __m256 off = _mm256_andnot_ps(_mm256_set1_ps(-0.0f),
                                         _mm256_sub_ps(f, _mm256_set1_ps(0.5f)));
-    tiny = _mm256_castps_si256(_mm256_and_ps(
+    const __m256i tiny = _mm256_castps_si256(_mm256_and_ps(
         small, _mm256_cmp_ps(off, _mm256_mul_ps(t, _mm256_set1_ps(0x1p-14f)),
                              _CMP_LE_OQ)));
+    return NotIn(_mm256_andnot_si256(tiny, far));
   }
-  return static_cast<Flags>(
-      _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_or_si256(near, tiny))));
 }
 #else
 using Flags = uint32_t;
