@@ -350,6 +350,10 @@ struct PlainTimes {
     return pmadd(a, b, c);
   }
 };
+// VanishingTimes::Add: where b has vanished, c; where c has too, a·b's signed
+// zero (c + ±0 would be +0), which is the exact value's sign in every use:
+// the derivatives s + βx·s(1-s), Φ + x·φ and t + x·σ(1-t²), whose a·b term
+// outweighs c in the far left tail (e^x·(1 + x) and the like).
 struct VanishingTimes {
   template <typename P>
   EIGEN_ALWAYS_INLINE P operator()(const P& a, const P& b) const {
@@ -357,7 +361,8 @@ struct VanishingTimes {
   }
   template <typename P>
   EIGEN_ALWAYS_INLINE P Add(const P& a, const P& b, const P& c) const {
-    return Select(IsZero(b), padd(c, TimesVanishing(a, b)), pmadd(a, b, c));
+    return Select(IsZero(b), Select(IsZero(c), TimesVanishing(a, b), c),
+                  pmadd(a, b, c));
   }
 };
 
