@@ -51,7 +51,11 @@ def x_half_ties(x):
 
 
 def sig(x):
-    return 1.0 / (1.0 + np.exp(-x))
+    """σ(x) without overflow: e^x/(1 + e^x) for x < 0 (1/(1 + e^-x) made e^712 inf and σ(-712)
+    0, where it is 1e-309, so mish' = t + x·σ/cosh² came out as t > 0 for x in [-745, -709.8],
+    while the exact value is negative)."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def limits(fwd, bwd, x, f_neg_inf, f_pos_inf, d_neg_inf, d_pos_inf):
