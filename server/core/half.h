@@ -136,9 +136,15 @@ inline uint16_t FloatToF16(float f) {
 // A NaN may be flagged too (its payload bits are arbitrary): recomputing it
 // gives a NaN again. Branch-free, the same few integer operations per lane on
 // every instruction set.
+// Whether u's low bits (mask 0xFFFF: bfloat16, 0x1FFF: float16) are within
+// `ulps` of the midpoint pattern (0x8000, 0x1000).
+inline uint32_t NearMidpoint(uint32_t u, uint32_t mask, uint32_t ulps) {
+  return static_cast<uint32_t>(((u + (mask + 1) / 2 + ulps) & mask) <=
+                               2 * ulps);
+}
 inline uint32_t SuspectBf16(uint32_t u) {
   return static_cast<uint32_t>(((u & 0x7FFFFFFFu) - 1u) < 0x007FFFFFu) |
-         static_cast<uint32_t>(((u + 0x8002u) & 0xFFFFu) <= 4u);
+         NearMidpoint(u, 0xFFFFu, 2);
 }
 // |v| below 2^-14 and within 2^-14·|v| of a float16 subnormal midpoint
 // (t + 1/2 units of 2^-24). Every step is exact: the scaling by a power of
@@ -153,8 +159,7 @@ inline uint32_t SuspectF16Subnormal(uint32_t u) {
   return static_cast<uint32_t>(std::fabs(f - 0.5f) <= t * 0x1p-14f);
 }
 inline uint32_t SuspectF16(uint32_t u) {
-  return SuspectF16Subnormal(u) |
-         static_cast<uint32_t>(((u + 0x1002u) & 0x1FFFu) <= 4u);
+  return SuspectF16Subnormal(u) | NearMidpoint(u, 0x1FFFu, 2);
 }
 
 // The same for a kOneRounding kernel's float32 result p: an input, or the
@@ -167,11 +172,10 @@ inline uint32_t SuspectF16(uint32_t u) {
 // product's error there staying under an ulp too) or 13 (float16) bits within
 // 1 of the midpoint pattern, and SuspectF16Subnormal below float16's normals.
 inline uint32_t NearMidpointBf16(uint32_t u) {
-  return static_cast<uint32_t>(((u + 0x8001u) & 0xFFFFu) <= 2u);
+  return NearMidpoint(u, 0xFFFFu, 1);
 }
 inline uint32_t NearMidpointF16(uint32_t u) {
-  return SuspectF16Subnormal(u) |
-         static_cast<uint32_t>(((u + 0x1001u) & 0x1FFFu) <= 2u);
+  return SuspectF16Subnormal(u) | NearMidpoint(u, 0x1FFFu, 1);
 }
 
 }  // namespace half_bits

@@ -350,10 +350,14 @@ struct PlainTimes {
     return pmadd(a, b, c);
   }
 };
-// VanishingTimes::Add: where b has vanished, c; where c has too, a·b's signed
-// zero (c + ±0 would be +0), which is the exact value's sign in every use:
-// the derivatives s + βx·s(1-s), Φ + x·φ and t + x·σ(1-t²), whose a·b term
+// c + t, t a TimesVanishing product: where c is 0 too, t's signed zero (c + ±0
+// would be +0), which is the exact value's sign in every use: the derivatives
+// s + βx·s(1-s), Φ + x·φ, t + x·σ(1-t²) and GELU tanh's, whose product term
 // outweighs c in the far left tail (e^x·(1 + x) and the like).
+template <typename P>
+EIGEN_ALWAYS_INLINE P PlusVanishing(const P& c, const P& t) {
+  return Select(IsZero(c), t, padd(c, t));
+}
 struct VanishingTimes {
   template <typename P>
   EIGEN_ALWAYS_INLINE P operator()(const P& a, const P& b) const {
@@ -361,7 +365,7 @@ struct VanishingTimes {
   }
   template <typename P>
   EIGEN_ALWAYS_INLINE P Add(const P& a, const P& b, const P& c) const {
-    return Select(IsZero(b), Select(IsZero(c), TimesVanishing(a, b), c),
+    return Select(IsZero(b), PlusVanishing(c, TimesVanishing(a, b)),
                   pmadd(a, b, c));
   }
 };

@@ -26,16 +26,15 @@ struct GeluTanh {
   EIGEN_ALWAYS_INLINE P Forward(const P& x) const {
     return pm::TimesVanishing(x, pm::Sigmoid(TwoU(x)));
   }
-  // dx = σ(2u) + x·σ(2u)σ(-2u)·2√(2/π)(1 + 0.134145x²); where both terms
-  // vanish (far left), the second's signed zero, the exact value's sign.
+  // dx = σ(2u) + x·σ(2u)σ(-2u)·2√(2/π)(1 + 0.134145x²) (pm::PlusVanishing:
+  // -0 in the far left, where both terms vanish).
   EIGEN_ALWAYS_INLINE P Backward(const P& x, const P& dy, P&) const {
     const auto s = pm::Sigmoids(TwoU(x));
     const P du =
         pm::pmul(pm::Set<P>(2 * kC),
                  pm::pmadd(pm::Set<P>(0.134145), pm::pmul(x, x), pm::One<P>()));
     const P tail = pm::TimesVanishing(pm::pmul(x, du), s.prod);
-    return pm::pmul(dy,
-                    pm::Select(pm::IsZero(s.pos), tail, pm::padd(s.pos, tail)));
+    return pm::pmul(dy, pm::PlusVanishing(s.pos, tail));
   }
 };
 
