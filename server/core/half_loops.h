@@ -348,6 +348,51 @@ inline Flags Suspect(const P& v, int* small_packets = nullptr) {
     return NotIn(_mm256_andnot_si256(tiny, far));
   }
 }
+// Deferred flags (kDeferFlags): bfloat16 results of a kOneRounding kernel are
+// suspect only within a float32 ulp of a midpoint, rare on any data (3 low
+// halves in 2^16), so the pairs loop does not flag packets: it rounds them
+// with t = u + 0x8001, keeping t's high half (to nearest, a tie or a low half
+// of 0x7FFF rounding wrongly, but those are the near lanes), notes whether
+// some lane of the block was near (t's low half below 3: one vpand a packet
+// instead of a movemask and the flag's bookkeeping), and the rare block where
+// one was gets its packets' flags again from the inputs (the kernel is a
+// product or less) and Refine redoes them.
+template <typename H, bool kOneRounding>
+constexpr bool kDeferFlags = kBf16<H>&& kOneRounding;
+template <typename H>
+class NearLanes {
+  static_assert(kBf16<H>);
+
+ public:
+  // StorePair's, except for the near lanes.
+  template <bool kStream>
+  void StorePair(H* p, const P& v0, const P& v1) {
+    const __m256i h = _mm256_permute4x64_epi64(
+        _mm256_packus_epi32(Round(v0), Round(v1)), 0xD8);
+    if constexpr (kStream) {
+      _mm256_stream_si256(reinterpret_cast<__m256i*>(p), h);
+    } else {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+    }
+  }
+  bool Any() const {
+    return _mm256_movemask_ps(_mm256_castsi256_ps(far_)) != 0xFF;
+  }
+
+ private:
+  __m256i Round(const P& v) {
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i t = _mm256_add_epi32(u, _mm256_set1_epi32(0x8001));
+    far_ = _mm256_and_si256(
+        far_, _mm256_cmpgt_epi32(_mm256_and_si256(t, _mm256_set1_epi32(0xFFFF)),
+                                 _mm256_set1_epi32(2)));
+    const __m256i quiet =
+        _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    return _mm256_blendv_epi8(_mm256_srli_epi32(t, 16), quiet, nan);
+  }
+  __m256i far_ = _mm256_set1_epi32(-1);  // the lanes far in every packet
+};
 #else
 using Flags = uint32_t;
 inline uint32_t Lanes(Flags f) { return f; }
@@ -371,6 +416,13 @@ inline Flags Suspect(const P& v, int* = nullptr) {
   return lanes;
 }
 #endif
+
+#if !defined(__AVX2__) || defined(__AVX512F__)
+template <typename H, bool kOneRounding>
+constexpr bool kDeferFlags = false;
+#endif
+template <typename H>
+class NearLanes;  // where kDeferFlags
 
 // A float64 value rounded once to H: to float32 by rounding to odd (truncate,
 // set the last bit when inexact), then to H to nearest even; exact for any H of
@@ -453,6 +505,44 @@ inline uint32_t FirstLanes(int64_t count) {
   return static_cast<uint32_t>((uint64_t{1} << count) - 1);
 }
 
+// Forward's pairs of packets from x[i], y[i] while a pair fits before `end`
+// (kPairs), flags[p] and on for their packets, their OR into *any (kRefine);
+// advances i and p.
+template <typename H, Narrow kMode, bool kRefine, bool kOneRounding,
+          bool kStream, typename K32>
+EIGEN_ALWAYS_INLINE void ForwardPairs(const K32& k, const H* x, H* y,
+                                      int64_t end, int64_t& i, int& p,
+                                      Flags* flags, Flags& any) {
+  if constexpr (kRefine && kDeferFlags<H, kOneRounding>) {
+    const int64_t from = i;
+    const int first = p;
+    NearLanes<H> near;
+    for (; i + 2 * W <= end; i += 2 * W, p += 2) {
+      near.template StorePair<kStream>(y + i, k.Forward(Load(x + i)),
+                                       k.Forward(Load(x + i + W)));
+    }
+    if (!near.Any()) {
+      std::fill(flags + first, flags + p, Flags{0});
+      return;
+    }
+    for (int64_t j = from, q = first; j < i; j += W, ++q) {
+      flags[q] = Suspect<H, false, true>(k.Forward(Load(x + j)));
+      any |= flags[q];
+    }
+  } else {
+    for (; i + 2 * W <= end; i += 2 * W, p += 2) {
+      const P v0 = k.Forward(Load(x + i));
+      const P v1 = k.Forward(Load(x + i + W));
+      StorePair<H, kMode, kStream>(y + i, v0, v1);
+      if constexpr (kRefine) {
+        flags[p] = Suspect<H, false, kOneRounding>(v0);
+        flags[p + 1] = Suspect<H, false, kOneRounding>(v1);
+        any |= flags[p] | flags[p + 1];
+      }
+    }
+  }
+}
+
 // y = f(x). kRefine: redo suspect lanes in float64 (not for exact kernels);
 // kOneRounding: Suspect's.
 // The flags of a block's packets are kept and acted on after the block, so the
@@ -471,16 +561,8 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
     int64_t i = start;
     int p = 0;
     if constexpr (kPairs<H, kMode>) {
-      for (; i + 2 * W <= end; i += 2 * W, p += 2) {
-        const P v0 = k.Forward(Load(x + i));
-        const P v1 = k.Forward(Load(x + i + W));
-        StorePair<H, kMode, kStream>(y + i, v0, v1);
-        if constexpr (kRefine) {
-          flags[p] = Suspect<H, false, kOneRounding>(v0);
-          flags[p + 1] = Suspect<H, false, kOneRounding>(v1);
-          any |= flags[p] | flags[p + 1];
-        }
-      }
+      ForwardPairs<H, kMode, kRefine, kOneRounding, kStream>(k, x, y, end, i, p,
+                                                             flags, any);
     }
     auto packets = [&](auto skip) ACTD_INLINE_LAMBDA {
       for (; i + W <= end; i += W, ++p) {
