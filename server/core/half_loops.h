@@ -348,51 +348,50 @@ inline Flags Suspect(const P& v, int* small_packets = nullptr) {
     return NotIn(_mm256_andnot_si256(tiny, far));
   }
 }
-// Deferred flags (kDeferFlags): bfloat16 results of a kOneRounding kernel are
-// suspect only within a float32 ulp of a midpoint, rare on any data (3 low
-// halves in 2^16), so the pairs loop does not flag packets: it rounds them
-// with t = u + 0x8001, keeping t's high half (to nearest, a tie or a low half
-// of 0x7FFF rounding wrongly, but those are the near lanes), notes whether
-// some lane of the block was near (t's low half below 3: one vpand a packet
-// instead of a movemask and the flag's bookkeeping), and the rare block where
-// one was gets its packets' flags again from the inputs (the kernel is a
-// product or less) and Refine redoes them.
+// Deferred flags (kDeferFlags): a kOneRounding kernel's bfloat16 result needs
+// float64 only within a float32 ulp of a midpoint (low halves 0x7FFF, 0x8000,
+// 0x8001: 3 in 2^16), so the AVX2 pairs loop of such a forward flags nothing.
+// It takes the even and the odd values of 16 inputs as two packets (a shift
+// and an and; no widening load, no lane-crossing pack), rounds each result u
+// to the high half of t = u + 0x8001 (to nearest but at those three low
+// halves), and keeps the least of the t's low halves: a block where one is
+// below 3 is done again with flags (ForwardPairs). NaNs need nothing more: a
+// NaN result of such a kernel comes out of a float32 product of 16-bit values
+// (the kernel never passes a NaN input through unchanged), so it is quiet and
+// its low half is zero, and t keeps its high half.
 template <typename H, bool kOneRounding>
 constexpr bool kDeferFlags = kBf16<H>&& kOneRounding;
-template <typename H>
-class NearLanes {
-  static_assert(kBf16<H>);
 
- public:
-  // StorePair's, except for the near lanes.
-  template <bool kStream>
-  void StorePair(H* p, const P& v0, const P& v1) {
-    const __m256i h = _mm256_permute4x64_epi64(
-        _mm256_packus_epi32(Round(v0), Round(v1)), 0xD8);
+// y = f(x) over the pairs of packets from x[from] while a pair fits before
+// `end`, rounded as above; whether every result was rounded right.
+template <bool kStream, typename K32>
+EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const BFloat16* x,
+                                               BFloat16* y, int64_t from,
+                                               int64_t end) {
+  const __m256i high = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
+  const __m256i half = _mm256_set1_epi32(0x8001);
+  __m256i least = _mm256_set1_epi32(-1);  // its even 16-bit lanes
+  for (int64_t i = from; i + 2 * W <= end; i += 2 * W) {
+    const __m256i h =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i));
+    const P even = k.Forward(_mm256_castsi256_ps(_mm256_slli_epi32(h, 16)));
+    const P odd = k.Forward(_mm256_castsi256_ps(_mm256_and_si256(h, high)));
+    const __m256i t_even = _mm256_add_epi32(_mm256_castps_si256(even), half);
+    const __m256i t_odd = _mm256_add_epi32(_mm256_castps_si256(odd), half);
+    least = _mm256_min_epu16(least, _mm256_min_epu16(t_even, t_odd));
+    const __m256i out =
+        _mm256_blend_epi16(_mm256_srli_epi32(t_even, 16), t_odd, 0xAA);
     if constexpr (kStream) {
-      _mm256_stream_si256(reinterpret_cast<__m256i*>(p), h);
+      _mm256_stream_si256(reinterpret_cast<__m256i*>(y + i), out);
     } else {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), out);
     }
   }
-  bool Any() const {
-    return _mm256_movemask_ps(_mm256_castsi256_ps(far_)) != 0xFF;
-  }
-
- private:
-  __m256i Round(const P& v) {
-    const __m256i u = _mm256_castps_si256(v);
-    const __m256i t = _mm256_add_epi32(u, _mm256_set1_epi32(0x8001));
-    far_ = _mm256_and_si256(
-        far_, _mm256_cmpgt_epi32(_mm256_and_si256(t, _mm256_set1_epi32(0xFFFF)),
-                                 _mm256_set1_epi32(2)));
-    const __m256i quiet =
-        _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
-    const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-    return _mm256_blendv_epi8(_mm256_srli_epi32(t, 16), quiet, nan);
-  }
-  __m256i far_ = _mm256_set1_epi32(-1);  // the lanes far in every packet
-};
+  const __m256i lows = _mm256_or_si256(least, high);
+  const __m256i near =
+      _mm256_cmpeq_epi16(_mm256_min_epu16(lows, _mm256_set1_epi16(2)), lows);
+  return _mm256_testz_si256(near, near);
+}
 #else
 using Flags = uint32_t;
 inline uint32_t Lanes(Flags f) { return f; }
@@ -420,9 +419,10 @@ inline Flags Suspect(const P& v, int* = nullptr) {
 #if !defined(__AVX2__) || defined(__AVX512F__)
 template <typename H, bool kOneRounding>
 constexpr bool kDeferFlags = false;
+template <bool kStream, typename K32>
+bool ForwardPairsUnflagged(const K32&, const BFloat16*, BFloat16*, int64_t,
+                           int64_t);  // where kDeferFlags
 #endif
-template <typename H>
-class NearLanes;  // where kDeferFlags
 
 // A float64 value rounded once to H: to float32 by rounding to odd (truncate,
 // set the last bit when inexact), then to H to nearest even; exact for any H of
@@ -507,38 +507,30 @@ inline uint32_t FirstLanes(int64_t count) {
 
 // Forward's pairs of packets from x[i], y[i] while a pair fits before `end`
 // (kPairs), flags[p] and on for their packets, their OR into *any (kRefine);
-// advances i and p.
+// advances i and p. Where kDeferFlags, first without flags; the rare block
+// that pass could not round is done again with them.
 template <typename H, Narrow kMode, bool kRefine, bool kOneRounding,
           bool kStream, typename K32>
 EIGEN_ALWAYS_INLINE void ForwardPairs(const K32& k, const H* x, H* y,
                                       int64_t end, int64_t& i, int& p,
                                       Flags* flags, Flags& any) {
   if constexpr (kRefine && kDeferFlags<H, kOneRounding>) {
-    const int64_t from = i;
-    const int first = p;
-    NearLanes<H> near;
-    for (; i + 2 * W <= end; i += 2 * W, p += 2) {
-      near.template StorePair<kStream>(y + i, k.Forward(Load(x + i)),
-                                       k.Forward(Load(x + i + W)));
-    }
-    if (!near.Any()) {
-      std::fill(flags + first, flags + p, Flags{0});
+    if (ForwardPairsUnflagged<kStream>(k, x, y, i, end)) {
+      const int64_t pairs = (end - i) / (2 * W);
+      std::fill(flags + p, flags + p + 2 * pairs, Flags{0});
+      i += 2 * W * pairs;
+      p += static_cast<int>(2 * pairs);
       return;
     }
-    for (int64_t j = from, q = first; j < i; j += W, ++q) {
-      flags[q] = Suspect<H, false, true>(k.Forward(Load(x + j)));
-      any |= flags[q];
-    }
-  } else {
-    for (; i + 2 * W <= end; i += 2 * W, p += 2) {
-      const P v0 = k.Forward(Load(x + i));
-      const P v1 = k.Forward(Load(x + i + W));
-      StorePair<H, kMode, kStream>(y + i, v0, v1);
-      if constexpr (kRefine) {
-        flags[p] = Suspect<H, false, kOneRounding>(v0);
-        flags[p + 1] = Suspect<H, false, kOneRounding>(v1);
-        any |= flags[p] | flags[p + 1];
-      }
+  }
+  for (; i + 2 * W <= end; i += 2 * W, p += 2) {
+    const P v0 = k.Forward(Load(x + i));
+    const P v1 = k.Forward(Load(x + i + W));
+    StorePair<H, kMode, kStream>(y + i, v0, v1);
+    if constexpr (kRefine) {
+      flags[p] = Suspect<H, false, kOneRounding>(v0);
+      flags[p + 1] = Suspect<H, false, kOneRounding>(v1);
+      any |= flags[p] | flags[p + 1];
     }
   }
 }
