@@ -348,22 +348,26 @@ inline Flags Suspect(const P& v, int* small_packets = nullptr) {
     return NotIn(_mm256_andnot_si256(tiny, far));
   }
 }
-// Deferred flags (kDeferFlags): a kOneRounding kernel's bfloat16 result needs
-// float64 only within a float32 ulp of a midpoint (low halves 0x7FFF, 0x8000,
-// 0x8001: 3 in 2^16), so the AVX2 pairs loop of such a forward flags nothing.
-// It takes the even and the odd values of 16 inputs as two packets (a shift
-// and an and; no widening load, no lane-crossing pack), rounds each result u
-// to the high half of t = u + 0x8001 (to nearest but at those three low
-// halves), and keeps the least of the t's low halves: a block where one is
-// below 3 is done again with flags (ForwardPairs). NaNs need nothing more: a
-// NaN result of such a kernel comes out of a float32 product of 16-bit values
-// (the kernel never passes a NaN input through unchanged), so it is quiet and
-// its low half is zero, and t keeps its high half.
+// Deferred flags (kDeferFlags): a kOneRounding kernel's 16-bit result needs
+// float64 only within a float32 ulp of a midpoint (3 patterns of the low bits
+// in 2^16 for bfloat16, in 2^13 for float16) or, in float16, below its
+// normals: so rare that the AVX2 forward first runs a block's pairs of packets
+// flagging nothing, keeping only whether some result was such, and does the
+// rare block where one was again with flags (ForwardPairs).
 template <typename H, bool kOneRounding>
-constexpr bool kDeferFlags = kBf16<H>&& kOneRounding;
+constexpr bool kDeferFlags = kOneRounding;
+
+// bfloat16: the even and the odd values of 16 inputs are two packets (a shift
+// and an and; no widening load, no lane-crossing pack); each result u becomes
+// the high half of t = u + 0x8001 (to nearest but at the three low halves
+// 0x7FFF, 0x8000, 0x8001), and the loop keeps the least of the t's low halves
+// (near: below 3). NaNs need nothing more: a NaN result of such a kernel comes
+// out of a float32 product of 16-bit values (the kernel never passes a NaN
+// input through unchanged), so it is quiet and its low half is zero, and t
+// keeps its high half.
 
 // y = f(x) over the pairs of packets from x[from] while a pair fits before
-// `end`, rounded as above; whether every result was rounded right.
+// `end`; whether every result was rounded right.
 template <bool kStream, typename K32>
 EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const BFloat16* x,
                                                BFloat16* y, int64_t from,
@@ -392,6 +396,46 @@ EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const BFloat16* x,
       _mm256_cmpeq_epi16(_mm256_min_epu16(lows, _mm256_set1_epi16(2)), lows);
   return _mm256_testz_si256(near, near);
 }
+
+// float16: vcvtps2ph rounds u to nearest; the loop keeps the least of the low
+// 13 bits of t = u + 0x1001 (near: below 3), shifted to the top of a 16-bit
+// lane, and the least of |u| - 1 (unsigned; below the normals: 0 < |u| <
+// 0x38800000, 2^-14).
+template <bool kStream, typename K32>
+EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const Float16* x,
+                                               Float16* y, int64_t from,
+                                               int64_t end) {
+  const __m256i half = _mm256_set1_epi32(0x1001);
+  const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
+  const __m256i one = _mm256_set1_epi32(1);
+  __m256i least = _mm256_set1_epi32(-1);  // its even 16-bit lanes
+  __m256i least_magnitude = _mm256_set1_epi32(-1);
+  auto lows = [&](const P& v) {
+    return _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(v), half), 3);
+  };
+  auto below = [&](const P& v) {
+    return _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(v), magnitude),
+                            one);
+  };
+  for (int64_t i = from; i + 2 * W <= end; i += 2 * W) {
+    const P v0 = k.Forward(Load(x + i));
+    const P v1 = k.Forward(Load(x + i + W));
+    Store<Float16, Narrow::kRound, kStream>(y + i, v0);
+    Store<Float16, Narrow::kRound, kStream>(y + i + W, v1);
+    least = _mm256_min_epu16(least, _mm256_min_epu16(lows(v0), lows(v1)));
+    least_magnitude = _mm256_min_epu32(least_magnitude,
+                                       _mm256_min_epu32(below(v0), below(v1)));
+  }
+  const __m256i masked =
+      _mm256_or_si256(least, _mm256_set1_epi32(static_cast<int>(0xFFFF0000u)));
+  const __m256i near = _mm256_cmpeq_epi16(
+      _mm256_min_epu16(masked, _mm256_set1_epi16(2 << 3)), masked);
+  const __m256i tiny = _mm256_cmpeq_epi32(
+      _mm256_min_epu32(least_magnitude, _mm256_set1_epi32(0x38800000 - 2)),
+      least_magnitude);
+  const __m256i either = _mm256_or_si256(near, tiny);
+  return _mm256_testz_si256(either, either);
+}
 #else
 using Flags = uint32_t;
 inline uint32_t Lanes(Flags f) { return f; }
@@ -419,8 +463,8 @@ inline Flags Suspect(const P& v, int* = nullptr) {
 #if !defined(__AVX2__) || defined(__AVX512F__)
 template <typename H, bool kOneRounding>
 constexpr bool kDeferFlags = false;
-template <bool kStream, typename K32>
-bool ForwardPairsUnflagged(const K32&, const BFloat16*, BFloat16*, int64_t,
+template <bool kStream, typename K32, typename H>
+bool ForwardPairsUnflagged(const K32&, const H*, H*, int64_t,
                            int64_t);  // where kDeferFlags
 #endif
 
@@ -508,7 +552,8 @@ inline uint32_t FirstLanes(int64_t count) {
 // Forward's pairs of packets from x[i], y[i] while a pair fits before `end`
 // (kPairs), flags[p] and on for their packets, their OR into *any (kRefine);
 // advances i and p. Where kDeferFlags, first without flags; the rare block
-// that pass could not round is done again with them.
+// that pass could not round is done again with them (the pairs loop where
+// kPairs, else Forward's packets).
 template <typename H, Narrow kMode, bool kRefine, bool kOneRounding,
           bool kStream, typename K32>
 EIGEN_ALWAYS_INLINE void ForwardPairs(const K32& k, const H* x, H* y,
@@ -523,14 +568,16 @@ EIGEN_ALWAYS_INLINE void ForwardPairs(const K32& k, const H* x, H* y,
       return;
     }
   }
-  for (; i + 2 * W <= end; i += 2 * W, p += 2) {
-    const P v0 = k.Forward(Load(x + i));
-    const P v1 = k.Forward(Load(x + i + W));
-    StorePair<H, kMode, kStream>(y + i, v0, v1);
-    if constexpr (kRefine) {
-      flags[p] = Suspect<H, false, kOneRounding>(v0);
-      flags[p + 1] = Suspect<H, false, kOneRounding>(v1);
-      any |= flags[p] | flags[p + 1];
+  if constexpr (kPairs<H, kMode>) {
+    for (; i + 2 * W <= end; i += 2 * W, p += 2) {
+      const P v0 = k.Forward(Load(x + i));
+      const P v1 = k.Forward(Load(x + i + W));
+      StorePair<H, kMode, kStream>(y + i, v0, v1);
+      if constexpr (kRefine) {
+        flags[p] = Suspect<H, false, kOneRounding>(v0);
+        flags[p + 1] = Suspect<H, false, kOneRounding>(v1);
+        any |= flags[p] | flags[p + 1];
+      }
     }
   }
 }
@@ -552,10 +599,8 @@ void Forward(const K32& k, const H* x, H* y, int64_t n, const Eval64& eval64) {
     Flags any = 0;
     int64_t i = start;
     int p = 0;
-    if constexpr (kPairs<H, kMode>) {
-      ForwardPairs<H, kMode, kRefine, kOneRounding, kStream>(k, x, y, end, i, p,
-                                                             flags, any);
-    }
+    ForwardPairs<H, kMode, kRefine, kOneRounding, kStream>(k, x, y, end, i, p,
+                                                           flags, any);
     auto packets = [&](auto skip) ACTD_INLINE_LAMBDA {
       for (; i + W <= end; i += W, ++p) {
         const P v = k.Forward(Load(x + i));
