@@ -16,8 +16,11 @@
 //   (every float32 result on 16-bit inputs is one rounding of exactly held
 //   values, so the 16-bit loops need not redo any in float64) and kOneRounding
 //   (every float32 result is an input or one product of an input and a
-//   parameter rounded to float32: the 16-bit loops redo only results within a
-//   float32 ulp of a 16-bit midpoint, half_bits::NearMidpointBf16 / F16).
+//   parameter rounded to float32, and a NaN forward result is such a
+//   product's, never a NaN x passed through: the 16-bit loops redo only
+//   results within a float32 ulp of a 16-bit midpoint, see
+//   half_bits::NearMidpointBf16 / F16, and AVX2's bfloat16 forward has no
+//   NaN test).
 // The loops run them one packet at a time over the whole array, with the tail
 // padded to a full packet (so every element goes through the same code), apply
 // the NaN policy once in backward (unless the kernel declares

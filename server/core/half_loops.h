@@ -357,15 +357,15 @@ inline Flags Suspect(const P& v, int* small_packets = nullptr) {
 template <typename H, bool kOneRounding>
 constexpr bool kDeferFlags = kOneRounding;
 
-// bfloat16: the even and the odd values of 16 inputs are two packets (a shift
-// and an and; no widening load, no lane-crossing pack); each result u becomes
-// the high half of t = u + 0x8001 (to nearest but at the three low halves
-// 0x7FFF, 0x8000, 0x8001), and the loop keeps the least of the t's low halves
-// (near: below 3). NaNs need nothing more: a NaN result of such a kernel comes
-// out of a float32 product of 16-bit values (the kernel never passes a NaN
-// input through unchanged), so it is quiet and its low half is zero, and t
+// For bfloat16, the even and the odd values of 16 inputs are two packets (a
+// shift and an and; no widening load, no lane-crossing pack); each result u
+// becomes the high half of t = u + 0x8001 (to nearest but at the three low
+// halves 0x7FFF, 0x8000, 0x8001), and the loop keeps the least of the t's low
+// halves (near: below 3). NaNs need nothing more: a NaN result of such a kernel
+// comes out of a float32 product of 16-bit values (kOneRounding: never a NaN x
+// passed through), so it is quiet and its low half is zero, and t
 // keeps its high half.
-
+//
 // y = f(x) over the pairs of packets from x[from] while a pair fits before
 // `end`; whether every result was rounded right.
 template <bool kStream, typename K32>
@@ -397,9 +397,9 @@ EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const BFloat16* x,
   return _mm256_testz_si256(near, near);
 }
 
-// float16: vcvtps2ph rounds u to nearest; the loop keeps the least of the low
-// 13 bits of t = u + 0x1001 (near: below 3), shifted to the top of a 16-bit
-// lane, and the least of |u| - 1 (unsigned; below the normals: 0 < |u| <
+// The same for float16: vcvtps2ph rounds u to nearest; the loop keeps the least
+// of the low 13 bits of t = u + 0x1001 (near: below 3), shifted to the top of a
+// 16-bit lane, and the least of |u| - 1 (unsigned; below the normals: 0 < |u| <
 // 0x38800000, 2^-14).
 template <bool kStream, typename K32>
 EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const Float16* x,
