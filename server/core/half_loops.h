@@ -350,10 +350,10 @@ inline Flags Suspect(const P& v, int* small_packets = nullptr) {
 }
 // Deferred flags (kDeferFlags): a kOneRounding kernel's 16-bit result needs
 // float64 only within a float32 ulp of a midpoint (3 patterns of the low bits
-// in 2^16 for bfloat16, in 2^13 for float16) or, in float16, below its
-// normals: so rare that the AVX2 forward first runs a block's pairs of packets
-// flagging nothing, keeping only whether some result was such, and does the
-// rare block where one was again with flags (ForwardPairs).
+// in 2^16 for bfloat16, in 2^13 for float16, whose subnormals' midpoints are
+// found as below): so rare that the AVX2 forward first runs a block's pairs of
+// packets flagging nothing, keeping only whether some result was such, and does
+// the rare block where one was again with flags (ForwardPairs).
 template <typename H, bool kOneRounding>
 constexpr bool kDeferFlags = kOneRounding;
 
@@ -398,24 +398,27 @@ EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const BFloat16* x,
 }
 
 // The same for float16: vcvtps2ph rounds u to nearest; the loop keeps the least
-// of the low 13 bits of t = u + 0x1001 (near: below 3), shifted to the top of a
-// 16-bit lane, and the least of |u| - 1 (unsigned; below the normals: 0 < |u| <
-// 0x38800000, 2^-14).
+// of the low 13 bits of t = k + 0x1001 (near: below 3), shifted to the top of a
+// 16-bit lane, with k = |u|, or below float16's normals k = |u| + 2^-14: there
+// k's low 13 bits count units of 2^-37 within the subnormals' step, 2^-24 (of
+// which 2^-14 is a multiple), and the exact value is within 0.75 units of |u|
+// (1.5 of |u|'s ulps, 2^-38 or less), so k is within one unit of a midpoint
+// (an odd multiple of 2^-25, plus 2^-14) wherever the exact value could lie
+// across one. Subnormal results need no redo but near such a midpoint.
 template <bool kStream, typename K32>
 EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const Float16* x,
                                                Float16* y, int64_t from,
                                                int64_t end) {
   const __m256i half = _mm256_set1_epi32(0x1001);
-  const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF);
-  const __m256i one = _mm256_set1_epi32(1);
+  const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256 normal = _mm256_set1_ps(0x1p-14f);
   __m256i least = _mm256_set1_epi32(-1);  // its even 16-bit lanes
-  __m256i least_magnitude = _mm256_set1_epi32(-1);
   auto lows = [&](const P& v) {
-    return _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(v), half), 3);
-  };
-  auto below = [&](const P& v) {
-    return _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(v), magnitude),
-                            one);
+    const __m256 a = _mm256_and_ps(v, magnitude);
+    const __m256 lift =
+        _mm256_and_ps(_mm256_cmp_ps(a, normal, _CMP_LT_OQ), normal);
+    const __m256i key = _mm256_castps_si256(_mm256_add_ps(a, lift));
+    return _mm256_slli_epi32(_mm256_add_epi32(key, half), 3);
   };
   for (int64_t i = from; i + 2 * W <= end; i += 2 * W) {
     const P v0 = k.Forward(Load(x + i));
@@ -423,18 +426,12 @@ EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const Float16* x,
     Store<Float16, Narrow::kRound, kStream>(y + i, v0);
     Store<Float16, Narrow::kRound, kStream>(y + i + W, v1);
     least = _mm256_min_epu16(least, _mm256_min_epu16(lows(v0), lows(v1)));
-    least_magnitude = _mm256_min_epu32(least_magnitude,
-                                       _mm256_min_epu32(below(v0), below(v1)));
   }
   const __m256i masked =
       _mm256_or_si256(least, _mm256_set1_epi32(static_cast<int>(0xFFFF0000u)));
   const __m256i near = _mm256_cmpeq_epi16(
       _mm256_min_epu16(masked, _mm256_set1_epi16(2 << 3)), masked);
-  const __m256i tiny = _mm256_cmpeq_epi32(
-      _mm256_min_epu32(least_magnitude, _mm256_set1_epi32(0x38800000 - 2)),
-      least_magnitude);
-  const __m256i either = _mm256_or_si256(near, tiny);
-  return _mm256_testz_si256(either, either);
+  return _mm256_testz_si256(near, near);
 }
 #else
 using Flags = uint32_t;
