@@ -198,11 +198,17 @@ bool StartHttp(const actd::ServerFlags& f, const actd::ServiceOptions& options,
 // Builds the server, serves until a stop signal, drains. The exit status.
 int Run(const actd::ServerFlags& f, const actd::ServerOptions& server_options,
         const actd::ServiceOptions& options) {
-  std::unique_ptr<grpc::Service> service = actd::NewActivationService(options);
-  std::unique_ptr<grpc::Service> inference = actd::NewInferenceService(options);
-  actd::RunningServer running = actd::BuildServer(
-      server_options, {service.get(), inference.get()},
-      [&](grpc::ServerBuilder* b) { actd::ConfigureServer(options, b); });
+  actd::UnaryRoutes routes;  // outlives the server
+  std::unique_ptr<grpc::Service> service =
+      actd::NewActivationService(options, &routes);
+  std::unique_ptr<grpc::Service> inference =
+      actd::NewInferenceService(options, &routes);
+  actd::RunningServer running =
+      actd::BuildServer(server_options, {service.get(), inference.get()},
+                        [&](grpc::ServerBuilder* b) {
+                          actd::ConfigureServer(options, b);
+                          b->RegisterCallbackGenericService(&routes);
+                        });
   if (running.server == nullptr) {
     // gRPC's own errors say why (a bad TLS key); a trial bind says it more
     // plainly when the port is taken.

@@ -17,9 +17,11 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "activation/v1/activation.grpc.pb.h"
 #include "server/service/admission.h"
+#include "server/service/unary_routes.h"
 #include "server/service/wire.h"
 #include "spdlog/spdlog.h"
 
@@ -83,7 +85,7 @@ int64_t NanosSince(Clock::time_point start) {
 
 class ActivationServiceImpl final : public pb::ActivationService::Service {
  public:
-  explicit ActivationServiceImpl(ServiceOptions options)
+  ActivationServiceImpl(ServiceOptions options, UnaryRoutes* routes)
       : options_(std::move(options)) {
     pb::ListActivationsResponse list;
     DescribeActivations(&list);
@@ -103,34 +105,48 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
           return Describe(context, *in,
                           [this, reply] { return ServerInfo(reply); });
         });
-    Register<pb::ForwardRequest>(kForward, [this](auto* c, auto* in, auto* r) {
-      return Evaluate<pb::ForwardResponse>(
-          c, "Forward", *in, r,
-          [](pb::ForwardRequest& request, auto&&... rest) {
-            return EvaluateForwardInPlace(&request, rest...);
-          });
-    });
-    Register<pb::BackwardRequest>(
-        kBackward, [this](auto* c, auto* in, auto* r) {
-          return Evaluate<pb::BackwardResponse>(c, "Backward", *in, r,
-                                                EvaluateBackward);
+    Route<pb::ForwardRequest>(
+        routes, kForward, "Forward", [this](auto&&... call) {
+          Evaluate<pb::ForwardResponse>(
+              call..., [](pb::ForwardRequest& request, auto&&... rest) {
+                return EvaluateForwardInPlace(&request, rest...);
+              });
         });
-    Register<pb::BatchEvaluateRequest>(
-        kBatchEvaluate, [this](auto* c, auto* in, auto* r) {
-          return Evaluate<pb::BatchEvaluateResponse>(c, "BatchEvaluate", *in, r,
-                                                     EvaluateBatch);
+    Route<pb::BackwardRequest>(
+        routes, kBackward, "Backward", [this](auto&&... call) {
+          Evaluate<pb::BackwardResponse>(call..., EvaluateBackward);
+        });
+    Route<pb::BatchEvaluateRequest>(
+        routes, kBatchEvaluate, "BatchEvaluate", [this](auto&&... call) {
+          Evaluate<pb::BatchEvaluateResponse>(call..., EvaluateBatch);
         });
   }
 
  private:
   // Makes `index` a callback method whose request and response travel through
-  // wire.h (gRPC's SerializationTraits of Received<Request> and Reply).
+  // wire.h (gRPC's SerializationTraits of Received<Request> and Reply): the
+  // cheap methods.
   template <class Request, class Handler>
   void Register(MethodIndex index, Handler handler) {
     MarkMethodCallback(
         index, new grpc::internal::CallbackUnaryHandler<Received<Request>,
                                                         wire::Reply>(
                    std::move(handler)));
+  }
+
+  // Serves `index` through `routes` (unary_routes.h): the hot methods. The
+  // handler is called with (context, method, in, reply, finish).
+  template <class Request, class Handler>
+  void Route(UnaryRoutes* routes, MethodIndex index, const char* method,
+             Handler handler) {
+    MarkMethodGeneric(index);
+    routes->Add<Request>(
+        absl::StrCat("/", pb::ActivationService::service_full_name(), "/",
+                     method),
+        [method, handler](grpc::ServerContextBase* context, const auto& in,
+                          wire::Reply* reply, FinishCall finish) {
+          handler(context, method, in, reply, std::move(finish));
+        });
   }
 
   // ListActivations and GetServerInfo: token and parse, then `answer`.
@@ -166,10 +182,9 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
   // looks at its cost), then admission, evaluation and serialization on
   // admission.h's path: inline for a small call, on the pool for a large one.
   template <class Response, class Request, class EvaluateFn>
-  grpc::ServerUnaryReactor* Evaluate(grpc::CallbackServerContext* context,
-                                     const char* method,
-                                     const Received<Request>& in,
-                                     wire::Reply* reply, EvaluateFn evaluate) {
+  void Evaluate(grpc::ServerContextBase* context, const char* method,
+                const Received<Request>& in, wire::Reply* reply,
+                FinishCall finish, EvaluateFn evaluate) {
     CallFacts facts = Facts(in.message);
     facts.invalid = in.status;
     int64_t valid_elements = 0;
@@ -183,7 +198,6 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
                   Authorization(context),
                   context->deadline(),
                   [context] { return context->IsCancelled(); }};
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     auto timing = std::make_shared<CallTiming>();
     // `in` and `reply` live until the call is finished.
     RunAdmittedAsync(
@@ -200,11 +214,10 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
           return status;
         },
         [reply] { return static_cast<int64_t>(reply->buffer.Length()); },
-        [context, reactor, timing](const absl::Status& status) {
+        [context, timing, finish = std::move(finish)](const absl::Status& s) {
           AddTimingTrailers(context, *timing);
-          reactor->Finish(ToGrpcStatus(status));
+          finish(s);
         });
-    return reactor;
   }
 
   const ServiceOptions options_;
@@ -213,22 +226,9 @@ class ActivationServiceImpl final : public pb::ActivationService::Service {
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
-
-std::optional<absl::string_view> Authorization(
-    const grpc::CallbackServerContext* context) {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find("authorization");
-  if (it == metadata.end()) return std::nullopt;
-  return absl::string_view(it->second.data(), it->second.size());
-}
-
-std::unique_ptr<grpc::Service> NewActivationService(ServiceOptions options) {
-  return std::make_unique<ActivationServiceImpl>(std::move(options));
+std::unique_ptr<grpc::Service> NewActivationService(ServiceOptions options,
+                                                    UnaryRoutes* routes) {
+  return std::make_unique<ActivationServiceImpl>(std::move(options), routes);
 }
 
 void PrepareProcess() {

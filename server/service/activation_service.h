@@ -12,21 +12,18 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/service_type.h"
 #include "server/service/evaluate.h"
+#include "server/service/unary_routes.h"
 
 namespace actd {
 
-// The same code and message, as gRPC spells them.
-grpc::Status ToGrpcStatus(const absl::Status& status);
-
-// The "authorization" metadata of a call; nullopt when it has none.
-std::optional<absl::string_view> Authorization(
-    const grpc::CallbackServerContext* context);
-
 // The service, ready to register with a grpc::ServerBuilder (it keeps the
 // name and descriptor of activation.v1.ActivationService, so reflection lists
-// it). Thread-safe. A server that registers it must also apply
+// it). Forward, Backward and BatchEvaluate are served through `routes`, which
+// the same server must register as its generic service and which must outlive
+// the server. Thread-safe. A server that registers it must also apply
 // ConfigureServer: requests are inflated by the service itself.
-std::unique_ptr<grpc::Service> NewActivationService(ServiceOptions options);
+std::unique_ptr<grpc::Service> NewActivationService(ServiceOptions options,
+                                                    UnaryRoutes* routes);
 
 // What the service needs of the process it runs in: the allocator set up for
 // its message buffers, and their free pages given back when idle

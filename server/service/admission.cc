@@ -217,6 +217,20 @@ void RunAdmittedAsync(const ServiceOptions& options, CallEdge edge,
   }
 }
 
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+std::optional<absl::string_view> Authorization(
+    const grpc::ServerContextBase* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return std::nullopt;
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
 void AddTimingTrailers(grpc::ServerContextBase* context,
                        const CallTiming& timing) {
   const auto micros = [](int64_t nanos) {

@@ -89,6 +89,13 @@ void RunAdmittedAsync(const ServiceOptions& options, CallEdge edge,
                       BytesOutFn bytes_out,
                       std::function<void(absl::Status)> done);
 
+// The same code and message, as gRPC spells them.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The "authorization" metadata of a gRPC call; nullopt when it has none.
+std::optional<absl::string_view> Authorization(
+    const grpc::ServerContextBase* context);
+
 // The call's timing as trailers actd-decode-us, actd-compute-us and
 // actd-encode-us: microseconds with three decimals (small calls take well
 // under one).

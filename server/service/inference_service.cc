@@ -5,9 +5,10 @@
 #include <memory>
 #include <optional>
 
-#include "server/service/activation_service.h"
+#include "absl/strings/str_cat.h"
 #include "server/service/admission.h"
 #include "server/service/oip_mapping.h"
+#include "server/service/unary_routes.h"
 #include "server/service/wire.h"
 
 namespace actd {
@@ -35,16 +36,15 @@ struct InferCall {
 class InferenceServiceImpl final
     : public inference::GRPCInferenceService::CallbackService {
  public:
-  explicit InferenceServiceImpl(ServiceOptions options)
+  InferenceServiceImpl(ServiceOptions options, UnaryRoutes* routes)
       : options_(std::move(options)) {
-    // Replaces the generated ModelInfer handler (gRPC's protobuf parse and
-    // serialize) with one on wire.h's types.
-    MarkMethodCallback(
-        kModelInferIndex,
-        new grpc::internal::CallbackUnaryHandler<
-            wire::Received<inference::ModelInferRequest>, wire::Reply>(
-            [this](CallbackServerContext* context, const auto* in,
-                   wire::Reply* reply) { return Infer(context, *in, reply); }));
+    // ModelInfer goes through `routes` (unary_routes.h) on wire.h's types
+    // instead of the generated handler (gRPC's protobuf parse and serialize).
+    MarkMethodGeneric(kModelInferIndex);
+    routes->Add<inference::ModelInferRequest>(
+        absl::StrCat("/", inference::GRPCInferenceService::service_full_name(),
+                     "/ModelInfer"),
+        [this](auto&&... call) { Infer(call...); });
   }
 
   ServerUnaryReactor* ServerLive(CallbackServerContext* context,
@@ -99,16 +99,14 @@ class InferenceServiceImpl final
   // travel through wire.h, so tensors are parsed from the transport's slices
   // (compressed ones inflated there) and handed back to it without a copy; a
   // forward writes y over x, and a large call computes on the pool.
-  ServerUnaryReactor* Infer(
-      CallbackServerContext* context,
-      const wire::Received<inference::ModelInferRequest>& in,
-      wire::Reply* reply) {
+  void Infer(grpc::ServerContextBase* context,
+             const wire::Received<inference::ModelInferRequest>& in,
+             wire::Reply* reply, FinishCall finish) {
     CallEdge edge{
         "oip-grpc",          "ModelInfer",
         context->peer(),     Authorization(context),
         context->deadline(), [context] { return context->IsCancelled(); }};
     // `in` and `reply` live until the call is finished.
-    ServerUnaryReactor* reactor = context->DefaultReactor();
     auto call = std::make_shared<InferCall>();
     CallFacts facts = oip::FactsOf(in.message);
     facts.invalid = in.status;
@@ -120,7 +118,8 @@ class InferenceServiceImpl final
               &in.message, &call->response, options_, compute, &call->timing);
         },
         [call] { return static_cast<int64_t>(call->response.ByteSizeLong()); },
-        [context, reactor, reply, call](absl::Status status) {
+        [context, reply, call,
+         finish = std::move(finish)](absl::Status status) {
           if (status.ok()) {
             const auto start = std::chrono::steady_clock::now();
             status =
@@ -131,9 +130,8 @@ class InferenceServiceImpl final
                     .count();
           }
           AddTimingTrailers(context, call->timing);
-          reactor->Finish(ToGrpcStatus(status));
+          finish(status);
         });
-    return reactor;
   }
 
  private:
@@ -143,8 +141,8 @@ class InferenceServiceImpl final
 }  // namespace
 
 std::unique_ptr<inference::GRPCInferenceService::CallbackService>
-NewInferenceService(ServiceOptions options) {
-  return std::make_unique<InferenceServiceImpl>(std::move(options));
+NewInferenceService(ServiceOptions options, UnaryRoutes* routes) {
+  return std::make_unique<InferenceServiceImpl>(std::move(options), routes);
 }
 
 }  // namespace actd

@@ -10,6 +10,7 @@
 
 #include "inference/grpc_service.grpc.pb.h"
 #include "server/service/evaluate.h"
+#include "server/service/unary_routes.h"
 
 namespace actd {
 
@@ -17,10 +18,11 @@ namespace actd {
 // ServerReady and ModelReady stay open; ServerMetadata, ModelMetadata and
 // ModelInfer need the bearer token when options.auth_token is set.
 // ServerReady and ModelReady answer false once *options.ready is false.
-// ModelInfer computes on the thread gRPC runs its handler on, with the shared
-// compute pool, as the native handlers do.
+// ModelInfer is served through `routes` (see NewActivationService) and
+// computes on the thread gRPC runs its handler on, with the shared compute
+// pool, as the native handlers do.
 std::unique_ptr<inference::GRPCInferenceService::CallbackService>
-NewInferenceService(ServiceOptions options);
+NewInferenceService(ServiceOptions options, UnaryRoutes* routes);
 
 }  // namespace actd
 

@@ -31,9 +31,10 @@ std::string ShapeText(const Shape& shape) {
 }  // namespace
 
 InProcessServer::InProcessServer(ServiceOptions options, int max_message_bytes)
-    : service_(NewActivationService(options)) {
+    : service_(NewActivationService(options, &routes_)) {
   grpc::ServerBuilder builder;
   ConfigureServer(options, &builder);
+  builder.RegisterCallbackGenericService(&routes_);
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                            &port_);
   builder.RegisterService(service_.get());

@@ -51,6 +51,7 @@ class InProcessServer {
   grpc::Status GetServerInfo(pb::ServerInfo* response);
 
  private:
+  UnaryRoutes routes_;  // before service_ and server_: outlives both
   std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
