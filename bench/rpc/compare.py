@@ -8,7 +8,11 @@ alternately, for several rounds. Prints the medians and the ratio
 actd / echo per row (rps: higher is better; p50 latency: lower is better).
 
     /usr/bin/python3 bench/rpc/compare.py [--rounds 5] [--seconds 3]
-        [--modelinfer] [--isa auto] [--bin build/bin]
+        [--modelinfer] [--unary-echo] [--isa auto] [--bin build/bin]
+
+--unary-echo adds a second echo that serves the Forward path as a registered
+callback unary method (rpc_echo --unary), with the ratio of its figure to the
+generic echo's: what the choice of gRPC API alone costs a service.
 
 --modelinfer adds the Open Inference Protocol's ModelInfer
 (/inference.GRPCInferenceService/ModelInfer, model "relu", input "x", FP32 in
@@ -99,7 +103,7 @@ def free_port():
 class Servers:
     """actd and rpc_echo as child processes on 127.0.0.1; stopped on exit."""
 
-    def __init__(self, bin_dir, isa, workdir):
+    def __init__(self, bin_dir, isa, workdir, unary_echo=False):
         self.actd_port = free_port()
         self.actd_log = os.path.join(workdir, "actd.log")
         actd = os.path.join(bin_dir, "actd")
@@ -115,15 +119,23 @@ class Servers:
             stdout=open(self.actd_log, "wb"), stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env={k: v for k, v in os.environ.items() if not k.startswith("ACTD_")})
-        self.echo = subprocess.Popen(
-            [os.path.join(bin_dir, "rpc_echo"), "127.0.0.1:0"],
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
-        line = self.echo.stdout.readline().decode()
-        if not line.startswith("port "):
-            self.stop()
-            sys.exit("rpc_echo did not start: %r" % line)
-        self.echo_port = int(line.split()[1])
+        self.echo, self.echo_port = self._start_echo(bin_dir, [])
+        self.unary_echo = self.unary_echo_port = None
+        if unary_echo:
+            self.unary_echo, self.unary_echo_port = self._start_echo(
+                bin_dir, ["--unary"])
         self.isa = self._wait_actd()
+
+    def _start_echo(self, bin_dir, flags):
+        echo = subprocess.Popen(
+            [os.path.join(bin_dir, "rpc_echo"), "127.0.0.1:0"] + flags,
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        line = echo.stdout.readline().decode()
+        if not line.startswith("port "):
+            echo.kill()
+            self.stop()
+            sys.exit("rpc_echo %s did not start: %r" % (" ".join(flags), line))
+        return echo, int(line.split()[1])
 
     def _wait_actd(self):
         end = time.monotonic() + 15
@@ -139,7 +151,8 @@ class Servers:
         sys.exit("actd did not report listening: " + open(self.actd_log).read())
 
     def stop(self):
-        for proc in (getattr(self, "actd", None), getattr(self, "echo", None)):
+        for proc in (getattr(self, "actd", None), getattr(self, "echo", None),
+                     getattr(self, "unary_echo", None)):
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 try:
@@ -180,6 +193,9 @@ def main():
     parser.add_argument("--isa", default="auto", help="actd --isa")
     parser.add_argument("--modelinfer", action="store_true",
                         help="also measure the Open Inference Protocol's ModelInfer")
+    parser.add_argument("--unary-echo", action="store_true",
+                        help="also measure an echo whose Forward is a "
+                        "registered callback unary method")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="bench-rpc-")
@@ -202,10 +218,13 @@ def main():
                ("echo", "echo", FORWARD, "forward")]
     if args.modelinfer:
         targets.insert(1, ("actd ModelInfer", "actd", MODEL_INFER, "infer"))
+    if args.unary_echo:
+        targets.append(("unary echo", "unary_echo", FORWARD, "forward"))
 
-    servers = Servers(args.bin, args.isa, workdir)
+    servers = Servers(args.bin, args.isa, workdir, args.unary_echo)
     try:
-        ports = {"actd": servers.actd_port, "echo": servers.echo_port}
+        ports = {"actd": servers.actd_port, "echo": servers.echo_port,
+                 "unary_echo": servers.unary_echo_port}
         # Every request once against actd first: OK, or the table means nothing.
         for name, server, method, kind in targets:
             for label, n in (("256", 256), ("1Mi", 1 << 20)):
@@ -249,6 +268,8 @@ def report(args, isa, rows, targets, results):
     header = "| request | " + " | ".join(names) + " | actd / echo |"
     if args.modelinfer:
         header += " ModelInfer / Forward | ModelInfer / echo |"
+    if args.unary_echo:
+        header += " unary echo / echo |"
     print(header)
     print("|---|" + "---:|" * (header.count("|") - 2))
     for row, _, _, figure in rows:
@@ -263,6 +284,9 @@ def report(args, isa, rows, targets, results):
                 paired_ratio(results[row, "actd ModelInfer"],
                              results[row, "actd Forward"]),
                 paired_ratio(results[row, "actd ModelInfer"], results[row, "echo"]))
+        if args.unary_echo:
+            line += " %.2f |" % paired_ratio(results[row, "unary echo"],
+                                             results[row, "echo"])
         print(line)
 
 

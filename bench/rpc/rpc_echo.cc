@@ -3,10 +3,17 @@
 // request's bytes unchanged. It never parses a message, so a call costs only
 // what gRPC itself costs: the ceiling any service on the same path can reach.
 //
-// Usage: rpc_echo [host:port]   (default 127.0.0.1:0; prints "port N" once
-// listening, then serves until SIGINT or SIGTERM).
+// Usage: rpc_echo [host:port] [--unary]   (default 127.0.0.1:0; prints
+// "port N" once listening, then serves until SIGINT or SIGTERM).
+//
+// --unary serves /activation.v1.ActivationService/Forward as a registered
+// callback unary method instead (every other path stays generic): the two
+// ways gRPC's callback API offers a unary method, measured side by side
+// (compare.py --unary-echo).
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/impl/rpc_service_method.h>
+#include <grpcpp/impl/service_type.h>
 #include <grpcpp/support/byte_buffer.h>
 #include <signal.h>
 
@@ -46,6 +53,27 @@ class EchoService final : public grpc::CallbackGenericService {
   }
 };
 
+// The Forward path as a registered callback unary method: gRPC reads the
+// request before the handler runs, and the handler's reactor finishes with it.
+class UnaryEchoService final : public grpc::Service {
+ public:
+  UnaryEchoService() {
+    AddMethod(new grpc::internal::RpcServiceMethod(
+        "/activation.v1.ActivationService/Forward",
+        grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
+    MarkMethodCallback(
+        0, new grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer,
+                                                    grpc::ByteBuffer>(
+               [](grpc::CallbackServerContext* context,
+                  const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+                 *response = *request;  // shares the slices
+                 grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+                 reactor->Finish(grpc::Status::OK);
+                 return reactor;
+               }));
+  }
+};
+
 // Blocks SIGINT and SIGTERM in every thread and returns when one arrives.
 void WaitForStopSignal() {
   sigset_t stop;
@@ -59,7 +87,15 @@ void WaitForStopSignal() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string address = argc > 1 ? argv[1] : "127.0.0.1:0";
+  std::string address = "127.0.0.1:0";
+  bool unary = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--unary") {
+      unary = true;
+    } else {
+      address = argv[i];
+    }
+  }
   // Block the stop signals before gRPC starts threads, so they inherit the
   // mask and only sigwait() sees the signal.
   sigset_t stop;
@@ -73,6 +109,8 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
   builder.RegisterCallbackGenericService(&service);
+  UnaryEchoService unary_service;
+  if (unary) builder.RegisterService(&unary_service);
   // As large as actd's default message limit, so the same requests pass.
   builder.SetMaxReceiveMessageSize(256 << 20);
   builder.SetMaxSendMessageSize(256 << 20);

@@ -1,5 +1,6 @@
-// Handlers on gRPC's callback API: parse and validate the request, then run
-// it on admission.h's path (token, the request's own errors, shutdown, the
+// Handlers on gRPC's callback API (Forward, Backward and BatchEvaluate through
+// the generic routes of unary_routes.h): parse and validate the request, then
+// run it on admission.h's path (token, the request's own errors, shutdown, the
 // in-flight limit, cancellation and whether the deadline leaves time for the
 // elements; evaluate and serialize; metrics and the access log), and finish
 // with the timing metadata. The work itself lives in evaluate.cc, the wire
