@@ -94,8 +94,9 @@ class OpenCall {
 };
 
 // A request as the handler gets it: the message, the size it had on the wire,
-// and OK or why it could not be parsed. gRPC makes it just before the parse
-// and destroys it once the call is done (its response sent), so it is an
+// and OK or why it could not be parsed. It lives as long as its call (gRPC
+// holds it for a registered method, the call's reactor for a routed one,
+// unary_routes.h) and is destroyed once the response is sent, so it is an
 // OpenCall: a large response still being sent keeps its call open.
 template <class Msg>
 struct Received {

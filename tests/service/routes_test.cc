@@ -86,7 +86,7 @@ TEST(Routes, ACallWithoutARequestMessageIsInvalid) {
 TEST(Routes, BytesThatAreNotTheRequestTypeAreInvalid) {
   InProcessServer server;
   grpc::ByteBuffer response;
-  // Field 1 as a varint where ForwardRequest has a message, then garbage.
+  // Field 1 as a varint where BackwardRequest has a message, then garbage.
   grpc::Status status =
       Call(server.port(), std::string(kService) + "Backward", 1,
            std::string("\x08\x96\x01\xff\xff", 5), &response);
@@ -96,7 +96,7 @@ TEST(Routes, BytesThatAreNotTheRequestTypeAreInvalid) {
             "activation.v1.BackwardRequest");
 }
 
-TEST(Routes, AForwardThroughTheGenericPathAnswersTheGeneratedStub) {
+TEST(Routes, AForwardFromAGenericClientIsAnswered) {
   InProcessServer server;
   pb::ForwardRequest request;
   request.mutable_activation()->set_name("relu");
