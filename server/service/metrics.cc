@@ -1,6 +1,7 @@
 // Metric families and their recording.
 #include "server/service/metrics.h"
 
+#include "absl/strings/str_cat.h"
 #include "server/core/activation.h"
 
 namespace actd {
@@ -22,10 +23,12 @@ Metrics::Metrics(const std::string& version, const std::string& isa)
                    .Name("actd_elements_total")
                    .Help("Tensor elements evaluated, by method")
                    .Register(*registry_);
-  bytes_ = &prometheus::BuildCounter()
-                .Name("actd_bytes_total")
-                .Help("Message bytes received (in) and sent (out)")
-                .Register(*registry_);
+  auto& bytes = prometheus::BuildCounter()
+                    .Name("actd_bytes_total")
+                    .Help("Message bytes received (in) and sent (out)")
+                    .Register(*registry_);
+  bytes_in_ = &bytes.Add({{"direction", "in"}});
+  bytes_out_ = &bytes.Add({{"direction", "out"}});
   inflight_ = &prometheus::BuildGauge()
                    .Name("actd_inflight_requests")
                    .Help(
@@ -42,35 +45,48 @@ Metrics::Metrics(const std::string& version, const std::string& isa)
       .Set(1);
 }
 
+Metrics::Series Metrics::SeriesFor(absl::string_view protocol,
+                                   absl::string_view method,
+                                   absl::string_view activation,
+                                   absl::string_view dtype,
+                                   absl::string_view code) {
+  constexpr absl::string_view kSep("\0", 1);
+  std::string key = absl::StrCat(protocol, kSep, method, kSep, activation, kSep,
+                                 dtype, kSep, code);
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = series_.try_emplace(std::move(key));
+  if (!inserted) return it->second;
+  // 50 µs to ~13 s, doubling.
+  prometheus::Histogram::BucketBoundaries buckets;
+  for (double v = 50e-6; v < 15; v *= 2) buckets.push_back(v);
+  const std::string p(protocol), m(method), a(activation);
+  it->second =
+      Series{&requests_->Add({{"protocol", p},
+                              {"method", m},
+                              {"activation", a},
+                              {"dtype", std::string(dtype)},
+                              {"code", std::string(code)}}),
+             &latency_->Add({{"protocol", p}, {"method", m}, {"activation", a}},
+                            buckets),
+             &elements_->Add({{"protocol", p}, {"method", m}})};
+  return it->second;
+}
+
 void Metrics::Record(absl::string_view protocol, absl::string_view method,
                      absl::string_view activation, absl::string_view dtype,
                      absl::string_view code, double seconds, int64_t elements,
                      int64_t bytes_in, int64_t bytes_out) {
   // The activation label comes from the client: a name the server does not
   // serve would add a series per distinct string, without bound.
-  const std::string m(method), p(protocol),
-      a(activation.empty() || FindActivation(activation) != nullptr
-            ? activation
-            : "unknown");
-  requests_
-      ->Add({{"protocol", p},
-             {"method", m},
-             {"activation", a},
-             {"dtype", std::string(dtype)},
-             {"code", std::string(code)}})
-      .Increment();
-  // 50 µs to ~13 s, doubling.
-  static const prometheus::Histogram::BucketBoundaries kBuckets = [] {
-    prometheus::Histogram::BucketBoundaries b;
-    for (double v = 50e-6; v < 15; v *= 2) b.push_back(v);
-    return b;
-  }();
-  latency_->Add({{"protocol", p}, {"method", m}, {"activation", a}}, kBuckets)
-      .Observe(seconds);
-  elements_->Add({{"protocol", p}, {"method", m}})
-      .Increment(static_cast<double>(elements));
-  bytes_->Add({{"direction", "in"}}).Increment(static_cast<double>(bytes_in));
-  bytes_->Add({{"direction", "out"}}).Increment(static_cast<double>(bytes_out));
+  if (!activation.empty() && FindActivation(activation) == nullptr) {
+    activation = "unknown";
+  }
+  const Series series = SeriesFor(protocol, method, activation, dtype, code);
+  series.requests->Increment();
+  series.latency->Observe(seconds);
+  series.elements->Increment(static_cast<double>(elements));
+  bytes_in_->Increment(static_cast<double>(bytes_in));
+  bytes_out_->Increment(static_cast<double>(bytes_out));
 }
 
 }  // namespace actd
