@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,9 +29,11 @@ bool Await(grpc::CompletionQueue* cq, void* tag) {
 }
 
 // One call to `method` that sends `requests` messages (0 or 1) of `bytes`,
-// half-closes and returns the status; the response, if any, in *response.
+// half-closes and returns the status; the response, if any, in *response,
+// and the trailing metadata in *trailers when given.
 grpc::Status Call(int port, const std::string& method, int requests,
-                  const std::string& bytes, grpc::ByteBuffer* response) {
+                  const std::string& bytes, grpc::ByteBuffer* response,
+                  std::map<std::string, std::string>* trailers = nullptr) {
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
                                      grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
@@ -56,6 +59,12 @@ grpc::Status Call(int port, const std::string& method, int requests,
   grpc::Status status;
   call->Finish(&status, &tags[4]);
   Await(&cq, &tags[4]);
+  if (trailers != nullptr) {
+    for (const auto& [key, value] : context.GetServerTrailingMetadata()) {
+      (*trailers)[std::string(key.data(), key.size())] =
+          std::string(value.data(), value.size());
+    }
+  }
   cq.Shutdown();
   void* tag;
   bool ok;
@@ -77,10 +86,14 @@ TEST(Routes, AnUnknownMethodIsUnimplementedAndNamed) {
 TEST(Routes, ACallWithoutARequestMessageIsInvalid) {
   InProcessServer server;
   grpc::ByteBuffer response;
-  grpc::Status status =
-      Call(server.port(), std::string(kService) + "Forward", 0, "", &response);
+  std::map<std::string, std::string> trailers;
+  grpc::Status status = Call(server.port(), std::string(kService) + "Forward",
+                             0, "", &response, &trailers);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(status.error_message(), "request: no message received");
+  // Refused by the handler, like any invalid request: it sends the timing
+  // trailers (and is counted in the metrics and the access log).
+  EXPECT_EQ(trailers["actd-compute-us"], "0.000");
 }
 
 TEST(Routes, BytesThatAreNotTheRequestTypeAreInvalid) {
