@@ -8,7 +8,10 @@ alternately, for several rounds. Prints the medians and the ratio
 actd / echo per row (rps: higher is better; p50 latency: lower is better).
 
     /usr/bin/python3 bench/rpc/compare.py [--rounds 5] [--seconds 3]
-        [--modelinfer] [--unary-echo] [--isa auto] [--bin build/bin]
+        [--modelinfer] [--unary-echo] [--metrics] [--isa auto] [--bin build/bin]
+
+actd runs with its Prometheus endpoint off unless --metrics is given; with
+it, actd records every call's metrics as a deployed server does.
 
 --unary-echo adds a second echo that serves the Forward path as a registered
 callback unary method (rpc_echo --unary), with the ratio of its figure to the
@@ -103,12 +106,13 @@ def free_port():
 class Servers:
     """actd and rpc_echo as child processes on 127.0.0.1; stopped on exit."""
 
-    def __init__(self, bin_dir, isa, workdir, unary_echo=False):
+    def __init__(self, bin_dir, isa, workdir, unary_echo=False, metrics=False):
         self.actd_port = free_port()
         self.actd_log = os.path.join(workdir, "actd.log")
         actd = os.path.join(bin_dir, "actd")
         command = [actd, "--host", "127.0.0.1", "--port", str(self.actd_port),
-                   "--metrics_port", "0", "--isa", isa]
+                   "--metrics_port", str(free_port() if metrics else 0),
+                   "--isa", isa]
         # Other listeners off, where this actd has them.
         usage = subprocess.run([actd, "--help"], capture_output=True,
                                text=True).stdout
@@ -196,6 +200,8 @@ def main():
     parser.add_argument("--unary-echo", action="store_true",
                         help="also measure an echo whose Forward is a "
                         "registered callback unary method")
+    parser.add_argument("--metrics", action="store_true",
+                        help="run actd with its metrics on (a /metrics port)")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="bench-rpc-")
@@ -221,7 +227,8 @@ def main():
     if args.unary_echo:
         targets.append(("unary echo", "unary_echo", FORWARD, "forward"))
 
-    servers = Servers(args.bin, args.isa, workdir, args.unary_echo)
+    servers = Servers(args.bin, args.isa, workdir, args.unary_echo,
+                      args.metrics)
     try:
         ports = {"actd": servers.actd_port, "echo": servers.echo_port,
                  "unary_echo": servers.unary_echo_port}
@@ -261,9 +268,10 @@ def report(args, isa, rows, targets, results):
         m = re.search(r"model name\s*:\s*(.*)", f.read())
         if m:
             cpu = m.group(1).strip()
-    print("\nactd isa %s; %s, %d CPUs; %d rounds x %.1f s per run, alternating; "
-          "medians, ratios are medians of per-round ratios\n" % (
-              isa, cpu, os.cpu_count(), args.rounds, args.seconds))
+    print("\nactd isa %s, metrics %s; %s, %d CPUs; %d rounds x %.1f s per run, "
+          "alternating; medians, ratios are medians of per-round ratios\n" % (
+              isa, "on" if args.metrics else "off", cpu, os.cpu_count(),
+              args.rounds, args.seconds))
     names = [t[0] for t in targets]
     header = "| request | " + " | ".join(names) + " | actd / echo |"
     if args.modelinfer:
