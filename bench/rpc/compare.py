@@ -13,6 +13,10 @@ actd / echo per row (rps: higher is better; p50 latency: lower is better).
 actd runs with its Prometheus endpoint off unless --metrics is given; with
 it, actd records every call's metrics as a deployed server does.
 
+A second table gives each server's CPU time per call (/proc, all threads,
+the warm-up included at the measured rate): on a host whose rates swing from
+run to run it shows the service's own cost more steadily than the ratios.
+
 --unary-echo adds a second echo that serves the Forward path as a registered
 callback unary method (rpc_echo --unary), with the ratio of its figure to the
 generic echo's: what the choice of gRPC API alone costs a service.
@@ -166,6 +170,13 @@ class Servers:
                     proc.wait()
 
 
+def cpu_seconds(pid):
+    """User + system CPU time process `pid` has used so far, all threads."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_load(bin_dir, port, method, request_file, concurrency, seconds, warmup):
     """One rpc_load run; returns its key=value figures as floats."""
     out = subprocess.run(
@@ -232,6 +243,8 @@ def main():
     try:
         ports = {"actd": servers.actd_port, "echo": servers.echo_port,
                  "unary_echo": servers.unary_echo_port}
+        pids = {"actd": servers.actd.pid, "echo": servers.echo.pid,
+                "unary_echo": servers.unary_echo and servers.unary_echo.pid}
         # Every request once against actd first: OK, or the table means nothing.
         for name, server, method, kind in targets:
             for label, n in (("256", 256), ("1Mi", 1 << 20)):
@@ -246,10 +259,16 @@ def main():
             for row, label, concurrency, figure in rows:
                 order = targets if r % 2 == 0 else list(reversed(targets))
                 for name, server, method, kind in order:
+                    cpu = cpu_seconds(pids[server])
                     f = run_load(args.bin, ports[server], method,
                                  requests[kind, label], concurrency,
                                  args.seconds, args.warmup)
+                    cpu = cpu_seconds(pids[server]) - cpu
                     results.setdefault((row, name), []).append(f[figure])
+                    # The warm-up's calls ran at about the measured rate.
+                    calls = f["rps"] * (args.seconds + args.warmup)
+                    results.setdefault((row, name, "cpu"), []).append(
+                        cpu * 1e6 / calls)
             print("round %d of %d done" % (r + 1, args.rounds), file=sys.stderr,
                   flush=True)
     finally:
@@ -296,6 +315,24 @@ def report(args, isa, rows, targets, results):
             line += " %.2f |" % paired_ratio(results[row, "unary echo"],
                                              results[row, "echo"])
         print(line)
+    report_cpu(rows, names, results)
+
+
+def report_cpu(rows, names, results):
+    """Each server's CPU time per call: less noisy than rates on a shared host."""
+    print("\nServer CPU per call, µs (all its threads; medians):\n")
+    header = ("| request | " + " | ".join(names) +
+              " | actd − echo (median of per-round differences) |")
+    print(header)
+    print("|---|" + "---:|" * (header.count("|") - 2))
+    for row, _, _, _ in rows:
+        cells = ["%.1f" % statistics.median(results[row, n, "cpu"])
+                 for n in names]
+        diff = statistics.median(
+            a - b for a, b in zip(results[row, "actd Forward", "cpu"],
+                                  results[row, "echo", "cpu"]))
+        print("| %s | %s | %.1f |" % (re.sub(r" \(p50 µs\)$", "", row),
+                                       " | ".join(cells), diff))
 
 
 if __name__ == "__main__":
