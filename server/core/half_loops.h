@@ -212,6 +212,68 @@ inline void StorePair(H* p, const P& v0, const P& v1) {
 #endif
 }
 
+// bfloat16 forward of a kExactResults kernel over the pairs of packets from
+// x[i] while a pair fits before `end`; advances i. The even and the odd
+// values of 2W inputs are two packets (a shift and an and: no widening load,
+// no narrowing pack), and as the results are inputs or constants exact in
+// bfloat16, their low halves are zero and the two merge by a shift and an
+// or, NaNs made quiet.
+#if defined(__AVX512F__) || defined(__AVX2__)
+constexpr bool kExactPairs = true;
+template <bool kStream, typename K32>
+EIGEN_ALWAYS_INLINE void ForwardPairsExact(const K32& k, const BFloat16* x,
+                                           BFloat16* y, int64_t& i,
+                                           int64_t end) {
+#if defined(__AVX512F__)
+  using V = __m512i;
+  const V high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  auto quieted = [](const P& v) {
+    const V u = _mm512_castps_si512(v);
+    return _mm512_mask_or_epi32(u, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), u,
+                                _mm512_set1_epi32(0x00400000));
+  };
+  for (; i + 2 * W <= end; i += 2 * W) {
+    const V h = _mm512_loadu_si512(x + i);
+    const P even = k.Forward(_mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
+    const P odd = k.Forward(_mm512_castsi512_ps(_mm512_and_si512(h, high)));
+    const V out =
+        _mm512_or_si512(_mm512_srli_epi32(quieted(even), 16), quieted(odd));
+    if constexpr (kStream) {
+      _mm512_stream_si512(reinterpret_cast<V*>(y + i), out);
+    } else {
+      _mm512_storeu_si512(y + i, out);
+    }
+  }
+#else
+  using V = __m256i;
+  const V high = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
+  auto quieted = [](const P& v) {
+    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    return _mm256_castps_si256(_mm256_or_ps(
+        v, _mm256_and_ps(nan,
+                         _mm256_castsi256_ps(_mm256_set1_epi32(0x00400000)))));
+  };
+  for (; i + 2 * W <= end; i += 2 * W) {
+    const V h = _mm256_loadu_si256(reinterpret_cast<const V*>(x + i));
+    const P even = k.Forward(_mm256_castsi256_ps(_mm256_slli_epi32(h, 16)));
+    const P odd = k.Forward(_mm256_castsi256_ps(_mm256_and_si256(h, high)));
+    const V out =
+        _mm256_or_si256(_mm256_srli_epi32(quieted(even), 16), quieted(odd));
+    if constexpr (kStream) {
+      _mm256_stream_si256(reinterpret_cast<V*>(y + i), out);
+    } else {
+      _mm256_storeu_si256(reinterpret_cast<V*>(y + i), out);
+    }
+  }
+#endif
+}
+#else
+constexpr bool kExactPairs = false;
+template <bool kStream, typename K32>
+void ForwardPairsExact(const K32&, const BFloat16*, BFloat16*, int64_t&,
+                       int64_t);  // where kExactPairs
+#endif
+
 // Whether Suspect may skip float16's subnormal-midpoint test (six to eight
 // vector operations) in a packet with no result below float16's normals. The
 // skip is a branch, so the loops take it (Suspect<H, true>, RunGated) only
@@ -298,6 +360,67 @@ inline Flags Suspect(const P& v, int* small_packets = nullptr) {
            (near & 0x55555555u);
   }
 }
+// Deferred flags (kDeferFlags), as on AVX2 below: a kOneRounding kernel's
+// blocks run first without flags, and a block is done again with them only
+// where some result lies within a float32 ulp of a midpoint.
+template <typename H, bool kOneRounding>
+constexpr bool kDeferFlags = kOneRounding;
+
+// bfloat16: the even and odd values of 32 inputs as two packets, each result
+// u rounded as the high half of t = u + 0x8001, the least of the t's low
+// halves kept (near: below 3). As the AVX2 pass below, where the NaN rule is.
+template <bool kStream, typename K32>
+EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const BFloat16* x,
+                                               BFloat16* y, int64_t from,
+                                               int64_t end) {
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+  const __m512i half = _mm512_set1_epi32(0x8001);
+  __m512i least = _mm512_set1_epi32(-1);  // its even 16-bit lanes
+  for (int64_t i = from; i + 2 * W <= end; i += 2 * W) {
+    const __m512i h = _mm512_loadu_si512(x + i);
+    const P even = k.Forward(_mm512_castsi512_ps(_mm512_slli_epi32(h, 16)));
+    const P odd = k.Forward(_mm512_castsi512_ps(_mm512_and_si512(h, high)));
+    const __m512i t_even = _mm512_add_epi32(_mm512_castps_si512(even), half);
+    const __m512i t_odd = _mm512_add_epi32(_mm512_castps_si512(odd), half);
+    least = _mm512_min_epu16(least, _mm512_min_epu16(t_even, t_odd));
+    const __m512i out = _mm512_mask_blend_epi16(
+        0xAAAAAAAAu, _mm512_srli_epi32(t_even, 16), t_odd);
+    if constexpr (kStream) {
+      _mm512_stream_si512(reinterpret_cast<__m512i*>(y + i), out);
+    } else {
+      _mm512_storeu_si512(y + i, out);
+    }
+  }
+  return (_mm512_cmple_epu16_mask(least, _mm512_set1_epi16(2)) & 0x55555555u) ==
+         0;
+}
+
+// float16: as the AVX2 pass below (the low 13 bits of |u|, lifted by 2^-14
+// below float16's normals, + 0x1001; near: below 3).
+template <bool kStream, typename K32>
+EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const Float16* x,
+                                               Float16* y, int64_t from,
+                                               int64_t end) {
+  const __m512i half = _mm512_set1_epi32(0x1001);
+  const __m512 normal = _mm512_set1_ps(0x1p-14f);
+  __m512i least = _mm512_set1_epi32(-1);  // its even 16-bit lanes
+  auto lows = [&](const P& v) {
+    const __m512 a = _mm512_abs_ps(v);
+    const __m512 key = _mm512_mask_add_ps(
+        a, _mm512_cmp_ps_mask(a, normal, _CMP_LT_OQ), a, normal);
+    return _mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(key), half),
+                             3);
+  };
+  for (int64_t i = from; i + 2 * W <= end; i += 2 * W) {
+    const P v0 = k.Forward(Load(x + i));
+    const P v1 = k.Forward(Load(x + i + W));
+    Store<Float16, Narrow::kRound, kStream>(y + i, v0);
+    Store<Float16, Narrow::kRound, kStream>(y + i + W, v1);
+    least = _mm512_min_epu16(least, _mm512_min_epu16(lows(v0), lows(v1)));
+  }
+  return (_mm512_cmple_epu16_mask(least, _mm512_set1_epi16(2 << 3)) &
+          0x55555555u) == 0;
+}
 #elif defined(__AVX2__)
 // The same tests on 8 lanes, in 32-bit lanes (AVX2 has no unsigned compare):
 // bit i for lane i. Each is written as its complement, `x > c` (one
@@ -351,7 +474,7 @@ inline Flags Suspect(const P& v, int* small_packets = nullptr) {
 // Deferred flags (kDeferFlags): a kOneRounding kernel's 16-bit result needs
 // float64 only within a float32 ulp of a midpoint (3 patterns of the low bits
 // in 2^16 for bfloat16, in 2^13 for float16, whose subnormals' midpoints are
-// found as below): so rare that the AVX2 forward first runs a block's pairs of
+// found as below): so rare that the forward first runs a block's pairs of
 // packets flagging nothing, keeping only whether some result was such, and does
 // the rare block where one was again with flags (ForwardPairs).
 template <typename H, bool kOneRounding>
@@ -459,7 +582,7 @@ inline Flags Suspect(const P& v, int* = nullptr) {
 }
 #endif
 
-#if !defined(__AVX2__) || defined(__AVX512F__)
+#if !defined(__AVX2__)
 template <typename H, bool kOneRounding>
 constexpr bool kDeferFlags = false;
 template <bool kStream, typename K32, typename H>
@@ -567,7 +690,11 @@ EIGEN_ALWAYS_INLINE void ForwardPairs(const K32& k, const H* x, H* y,
       return;
     }
   }
-  if constexpr (kPairs<H, kMode>) {
+  if constexpr (kExactPairs && kBf16<H> && kMode == Narrow::kExact) {
+    const int64_t from = i;
+    ForwardPairsExact<kStream>(k, x, y, i, end);
+    p += static_cast<int>((i - from) / W);
+  } else if constexpr (kPairs<H, kMode>) {
     for (; i + 2 * W <= end; i += 2 * W, p += 2) {
       const P v0 = k.Forward(Load(x + i));
       const P v1 = k.Forward(Load(x + i + W));
