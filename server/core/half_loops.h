@@ -396,7 +396,9 @@ EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const BFloat16* x,
 }
 
 // float16: as the AVX2 pass below (the low 13 bits of |u|, lifted by 2^-14
-// below float16's normals, + 0x1001; near: below 3).
+// below float16's normals, + 0x1001; near: below 3), the lift only in the
+// rare pair of packets with a result below the normals (a branch, where it
+// cost a compare and a masked add per packet).
 template <bool kStream, typename K32>
 EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const Float16* x,
                                                Float16* y, int64_t from,
@@ -404,19 +406,28 @@ EIGEN_ALWAYS_INLINE bool ForwardPairsUnflagged(const K32& k, const Float16* x,
   const __m512i half = _mm512_set1_epi32(0x1001);
   const __m512 normal = _mm512_set1_ps(0x1p-14f);
   __m512i least = _mm512_set1_epi32(-1);  // its even 16-bit lanes
-  auto lows = [&](const P& v) {
-    const __m512 a = _mm512_abs_ps(v);
-    const __m512 key = _mm512_mask_add_ps(
-        a, _mm512_cmp_ps_mask(a, normal, _CMP_LT_OQ), a, normal);
-    return _mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(key), half),
-                             3);
+  auto lows = [&](const __m512 a) {
+    return _mm512_slli_epi32(_mm512_add_epi32(_mm512_castps_si512(a), half), 3);
+  };
+  auto lifted = [&](const __m512 a) {
+    return _mm512_mask_add_ps(a, _mm512_cmp_ps_mask(a, normal, _CMP_LT_OQ), a,
+                              normal);
   };
   for (int64_t i = from; i + 2 * W <= end; i += 2 * W) {
     const P v0 = k.Forward(Load(x + i));
     const P v1 = k.Forward(Load(x + i + W));
     Store<Float16, Narrow::kRound, kStream>(y + i, v0);
     Store<Float16, Narrow::kRound, kStream>(y + i + W, v1);
-    least = _mm512_min_epu16(least, _mm512_min_epu16(lows(v0), lows(v1)));
+    __m512 a0 = _mm512_abs_ps(v0);
+    __m512 a1 = _mm512_abs_ps(v1);
+    const __m512i smaller =
+        _mm512_min_epu32(_mm512_castps_si512(a0), _mm512_castps_si512(a1));
+    if (_mm512_cmplt_epu32_mask(smaller, _mm512_castps_si512(normal)) != 0)
+        [[unlikely]] {
+      a0 = lifted(a0);
+      a1 = lifted(a1);
+    }
+    least = _mm512_min_epu16(least, _mm512_min_epu16(lows(a0), lows(a1)));
   }
   return (_mm512_cmple_epu16_mask(least, _mm512_set1_epi16(2 << 3)) &
           0x55555555u) == 0;
