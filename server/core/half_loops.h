@@ -9,8 +9,11 @@
 //   rounding, and vcvtps2ph with the round-to-nearest-even immediate on store;
 // - AVX2: the same 8 lanes wide with F16C;
 // - baseline: half.h's portable bit arithmetic per lane.
-// bfloat16 forwards store two packets at once (StorePair), and outputs of 16
-// MiB and more are stored non-temporally, as the float32 loops store theirs.
+// bfloat16 forwards store two packets at once (StorePair); those of exact
+// kernels (relu, identity, relu6) and of leaky_relu and prelu take the even
+// and odd halves of 2W inputs as the two packets instead, with no widening or
+// narrowing (ForwardPairsExact, ForwardPairsUnflagged). Outputs of 16 MiB and
+// more are stored non-temporally, as the float32 loops store theirs.
 //
 // Results the float32 kernel cannot be trusted to round correctly to 16 bits
 // (half_bits::SuspectBf16 / SuspectF16: within 2 float32 ulps of a rounding
@@ -360,12 +363,7 @@ inline Flags Suspect(const P& v, int* small_packets = nullptr) {
            (near & 0x55555555u);
   }
 }
-// Deferred flags (kDeferFlags), as on AVX2 below: a kOneRounding kernel's
-// blocks run first without flags, and a block is done again with them only
-// where some result lies within a float32 ulp of a midpoint.
-template <typename H, bool kOneRounding>
-constexpr bool kDeferFlags = kOneRounding;
-
+// The deferred passes (kDeferFlags, described with the AVX2 ones below).
 // bfloat16: the even and odd values of 32 inputs as two packets, each result
 // u rounded as the high half of t = u + 0x8001, the least of the t's low
 // halves kept (near: below 3). As the AVX2 pass below, where the NaN rule is.
@@ -487,9 +485,8 @@ inline Flags Suspect(const P& v, int* small_packets = nullptr) {
 // in 2^16 for bfloat16, in 2^13 for float16, whose subnormals' midpoints are
 // found as below): so rare that the forward first runs a block's pairs of
 // packets flagging nothing, keeping only whether some result was such, and does
-// the rare block where one was again with flags (ForwardPairs).
-template <typename H, bool kOneRounding>
-constexpr bool kDeferFlags = kOneRounding;
+// the rare block where one was again with flags (ForwardPairs). The same on
+// AVX-512, 16 lanes wide (above).
 
 // For bfloat16, the even and the odd values of 16 inputs are two packets (a
 // shift and an and; no widening load, no lane-crossing pack); each result u
@@ -593,9 +590,16 @@ inline Flags Suspect(const P& v, int* = nullptr) {
 }
 #endif
 
-#if !defined(__AVX2__)
+// Whether Forward runs a kernel's blocks through the deferred pass first
+// (ForwardPairsUnflagged, above, where the ISA has one).
 template <typename H, bool kOneRounding>
-constexpr bool kDeferFlags = false;
+constexpr bool kDeferFlags =
+#if defined(__AVX2__)
+    kOneRounding;
+#else
+    false;
+#endif
+#if !defined(__AVX2__)
 template <bool kStream, typename K32, typename H>
 bool ForwardPairsUnflagged(const K32&, const H*, H*, int64_t,
                            int64_t);  // where kDeferFlags
